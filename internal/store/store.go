@@ -1,0 +1,211 @@
+// Package store is s3fed's durable state behind one interface: orgs, admin
+// tokens, federation configs, access policies, bucket records, issued
+// credentials, the SAML replay cache and the audit log.
+//
+// Backends (store/sqlite now, store/postgres for replicas) implement Store and
+// must pass the conformance suite in store/storetest unchanged; a backend is
+// done when that suite passes. Nothing here is specific to one SQL dialect.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend returns (possibly wrapped).
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrReplayed means a replay-cache key was already claimed and is not
+	// yet expired.
+	ErrReplayed = errors.New("already claimed")
+)
+
+// Org is a tenant. Everything else belongs to exactly one org.
+type Org struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// Token is an admin bearer token. Only Hash (SHA-256 of the secret) is kept;
+// OrgID "" marks the root token.
+type Token struct {
+	ID          string    `json:"id"`
+	OrgID       string    `json:"orgId,omitempty"`
+	Description string    `json:"description,omitempty"`
+	Hash        string    `json:"-"`
+	Created     time.Time `json:"created"`
+}
+
+// RootTokenID is the fixed ID of the single root token row.
+const RootTokenID = "root"
+
+// Config is a federation config. Kind says which fields are meaningful.
+type Config struct {
+	OrgID       string   `json:"orgId"`
+	ID          string   `json:"configId"`
+	Kind        string   `json:"kind"` // "saml" or "oidc"
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	IdPEntityID string   `json:"idpEntityId,omitempty"`
+	// Certificates are PEM-encoded trusted signing certificates (SAML).
+	Certificates       []string  `json:"certificates,omitempty"`
+	MaxDurationSeconds int       `json:"maxDurationSeconds"`
+	Active             bool      `json:"active"`
+	Created            time.Time `json:"created"`
+	Updated            time.Time `json:"updated"`
+}
+
+// AccessKey is the record of an issued temporary credential. It holds
+// claims only: the secret is derived from the master key and the ID and is
+// never stored (DESIGN.md decision 1).
+type AccessKey struct {
+	ID            string              `json:"accessKeyId"`
+	OrgID         string              `json:"orgId"`
+	ConfigID      string              `json:"configId"`
+	Provider      string              `json:"provider"`
+	Subject       string              `json:"subject"`
+	PrincipalName string              `json:"principalName"`
+	Role          string              `json:"role"`
+	Groups        []string            `json:"groups,omitempty"`
+	Attributes    map[string][]string `json:"identityAttributes,omitempty"`
+	// Tags are the request's key tags: echoed, listed, audited, never an
+	// input to authorisation.
+	Tags          map[string]string `json:"attributes,omitempty"`
+	SessionPolicy string            `json:"sessionPolicy,omitempty"`
+	HasToken      bool              `json:"-"`
+	Issued        time.Time         `json:"issued"`
+	Expiry        time.Time         `json:"expiry"`
+	Revoked       bool              `json:"revoked"`
+	RevokedAt     time.Time         `json:"revokedAt,omitzero"`
+}
+
+// AccessKeyFilter selects access keys for the inventory.
+type AccessKeyFilter struct {
+	OrgID         string
+	PrincipalName string // "" means any
+	ConfigID      string // "" means any
+	// Status is "", "ACTIVE", "EXPIRED" or "REVOKED", judged at Now.
+	Status string
+	Now    time.Time
+	Limit  int
+}
+
+// Policy is a stored org access-policy document, kept as submitted JSON.
+type Policy struct {
+	OrgID    string    `json:"orgId"`
+	Name     string    `json:"name"`
+	Document []byte    `json:"-"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Bucket is s3fed's record of a bucket: which org owns it and its bucket
+// policy. It lives here, not in the storage backend, so replicas in front
+// of an upstream cluster agree on ownership.
+type Bucket struct {
+	Name      string    `json:"name"`
+	OrgID     string    `json:"orgId"`
+	CreatedBy string    `json:"createdBy"`
+	Created   time.Time `json:"created"`
+	Policy    []byte    `json:"-"`
+}
+
+// Event is one audit record: an admin change, an exchange or an S3 request.
+type Event struct {
+	ID            int64          `json:"id"`
+	Time          time.Time      `json:"time"`
+	OrgID         string         `json:"orgId,omitempty"`
+	Kind          string         `json:"kind"` // "admin", "exchange", "s3"
+	Action        string         `json:"action"`
+	Actor         string         `json:"actor,omitempty"` // admin token ID
+	Target        string         `json:"target,omitempty"`
+	Outcome       string         `json:"outcome"` // "success", "failure", "Allow", "Deny"
+	Code          string         `json:"code,omitempty"`
+	RequestID     string         `json:"requestId,omitempty"`
+	ClientIP      string         `json:"clientIp,omitempty"`
+	ConfigID      string         `json:"configId,omitempty"`
+	PrincipalName string         `json:"principalName,omitempty"`
+	Role          string         `json:"role,omitempty"`
+	AccessKeyID   string         `json:"accessKeyId,omitempty"`
+	Details       map[string]any `json:"details,omitempty"`
+}
+
+// EventFilter selects audit events, newest first. Before (an event ID, 0 for
+// none) pages backwards.
+type EventFilter struct {
+	OrgID         string
+	Since         time.Time
+	PrincipalName string
+	Before        int64
+	Limit         int
+}
+
+// Store is the durable state. Reads run directly; every change runs inside
+// Update so that a change and its audit event commit together or not at all.
+type Store interface {
+	Reader
+	// Update runs fn in one transaction; fn's error rolls everything back.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// ClaimReplay records key until the given time. It returns ErrReplayed
+	// when key is held by an unexpired claim; any other error means the
+	// cache could not be consulted and the caller must fail closed.
+	ClaimReplay(ctx context.Context, key string, until, now time.Time) error
+	// AppendEvents writes audit events outside any admin transaction (the
+	// S3 and exchange paths batch them).
+	AppendEvents(ctx context.Context, events []Event) error
+	// Prune deletes replay entries and access keys that expired before the
+	// given time and reports how many rows went.
+	Prune(ctx context.Context, before time.Time) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Reader is the read side, shared by Store and Tx.
+type Reader interface {
+	GetOrg(ctx context.Context, id string) (Org, error)
+	ListOrgs(ctx context.Context) ([]Org, error)
+	GetTokenByHash(ctx context.Context, hash string) (Token, error)
+	ListTokens(ctx context.Context, orgID string) ([]Token, error)
+	GetConfig(ctx context.Context, orgID, id string) (Config, error)
+	ListConfigs(ctx context.Context, orgID string) ([]Config, error)
+	GetAccessKey(ctx context.Context, id string) (AccessKey, error)
+	ListAccessKeys(ctx context.Context, f AccessKeyFilter) ([]AccessKey, error)
+	GetPolicy(ctx context.Context, orgID, name string) (Policy, error)
+	ListPolicies(ctx context.Context, orgID string) ([]Policy, error)
+	GetBucket(ctx context.Context, name string) (Bucket, error)
+	ListBuckets(ctx context.Context, orgID string) ([]Bucket, error)
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+}
+
+// Tx is the write side inside one transaction.
+type Tx interface {
+	Reader
+	CreateOrg(ctx context.Context, o Org) error
+	// PutToken creates a token, or replaces the root token's hash.
+	PutToken(ctx context.Context, t Token) error
+	DeleteToken(ctx context.Context, orgID, id string) error
+	CreateConfig(ctx context.Context, c Config) error
+	UpdateConfig(ctx context.Context, c Config) error
+	DeleteConfig(ctx context.Context, orgID, id string) error
+	CreateAccessKey(ctx context.Context, k AccessKey) error
+	// RevokeAccessKeys marks matching active keys revoked and returns their
+	// IDs. Empty filter fields match anything, but OrgID is required.
+	RevokeAccessKeys(ctx context.Context, f RevokeFilter) ([]string, error)
+	PutPolicy(ctx context.Context, p Policy) error
+	DeletePolicy(ctx context.Context, orgID, name string) error
+	CreateBucket(ctx context.Context, b Bucket) error
+	DeleteBucket(ctx context.Context, name string) error
+	SetBucketPolicy(ctx context.Context, name string, policy []byte) error
+	AppendEvent(ctx context.Context, e Event) error
+}
+
+// RevokeFilter selects keys to revoke within one org.
+type RevokeFilter struct {
+	OrgID         string
+	AccessKeyID   string
+	PrincipalName string
+	ConfigID      string
+	Now           time.Time
+}
