@@ -44,12 +44,12 @@ const RootTokenID = "root"
 
 // Config is a federation config. Kind says which fields are meaningful.
 type Config struct {
-	OrgID       string   `json:"orgId"`
-	ID          string   `json:"configId"`
-	Kind        string   `json:"kind"` // "saml" or "oidc"
-	Name        string   `json:"name"`
-	Description string   `json:"description,omitempty"`
-	IdPEntityID string   `json:"idpEntityId,omitempty"`
+	OrgID       string `json:"orgId"`
+	ID          string `json:"configId"`
+	Kind        string `json:"kind"` // "saml" or "oidc"
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	IdPEntityID string `json:"idpEntityId,omitempty"`
 	// Certificates are PEM-encoded trusted signing certificates (SAML).
 	Certificates       []string  `json:"certificates,omitempty"`
 	MaxDurationSeconds int       `json:"maxDurationSeconds"`

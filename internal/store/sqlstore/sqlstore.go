@@ -558,7 +558,7 @@ func (r reader) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 // Store-level reads delegate to a reader on the pool.
 
 func (s *DB) GetOrg(ctx context.Context, id string) (store.Org, error) { return s.r().GetOrg(ctx, id) }
-func (s *DB) ListOrgs(ctx context.Context) ([]store.Org, error)         { return s.r().ListOrgs(ctx) }
+func (s *DB) ListOrgs(ctx context.Context) ([]store.Org, error)        { return s.r().ListOrgs(ctx) }
 func (s *DB) GetTokenByHash(ctx context.Context, h string) (store.Token, error) {
 	return s.r().GetTokenByHash(ctx, h)
 }
