@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -163,11 +164,11 @@ func ParseDocument(data []byte) (*Document, error) {
 	if err := checkSingleValue(data); err != nil {
 		return nil, fmt.Errorf("access policy document: %w", err)
 	}
-	var c collector
+	c := collector{cur: -1}
 	doc, skip := decodeDocument(data, &c)
 	validateDocument(doc, skip, &c)
 	if len(c.problems) > 0 {
-		return nil, &ValidationError{What: "access policy", Problems: c.problems}
+		return nil, &ValidationError{What: "access policy", Problems: c.sorted()}
 	}
 	return doc, nil
 }
@@ -178,10 +179,10 @@ func (d *Document) Validate() error {
 	if d == nil {
 		return &ValidationError{What: "access policy", Problems: []Problem{{Reason: "no document"}}}
 	}
-	var c collector
+	c := collector{cur: -1}
 	validateDocument(d, nil, &c)
 	if len(c.problems) > 0 {
-		return &ValidationError{What: "access policy", Problems: c.problems}
+		return &ValidationError{What: "access policy", Problems: c.sorted()}
 	}
 	return nil
 }
@@ -202,11 +203,32 @@ func Marshal(d *Document) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// collector accumulates problems.
-type collector struct{ problems []Problem }
+// collector accumulates problems, remembering which statement each belongs
+// to (cur, -1 for the document) so they can be reported in document order.
+type collector struct {
+	problems []Problem
+	at       []int
+	cur      int
+}
 
 func (c *collector) add(stmt, field, reason string) {
 	c.problems = append(c.problems, Problem{Statement: stmt, Field: field, Reason: reason})
+	c.at = append(c.at, c.cur)
+}
+
+// sorted returns the problems in document order: document-level first, then
+// statement by statement; within one statement, in the order found.
+func (c *collector) sorted() []Problem {
+	idx := make([]int, len(c.problems))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return c.at[idx[a]] < c.at[idx[b]] })
+	out := make([]Problem, len(idx))
+	for i, j := range idx {
+		out[i] = c.problems[j]
+	}
+	return out
 }
 
 // skipKey identifies a field that already had a type problem while decoding,
@@ -257,8 +279,10 @@ func decodeDocument(data []byte, c *collector) (*Document, map[skipKey]bool) {
 			}
 			doc.Statements = make([]Statement, len(elems))
 			for i, raw := range elems {
+				c.cur = i
 				decodeStatement(raw, i, &doc.Statements[i], skip, c)
 			}
+			c.cur = -1
 		default:
 			c.add("", f.Key, `unknown field (a document has "version", "name" and "statements")`)
 		}
@@ -374,7 +398,9 @@ func validateDocument(d *Document, skip map[skipKey]bool, c *collector) {
 		return
 	}
 	firstIndex := map[string]int{}
+	defer func() { c.cur = -1 }()
 	for i := range d.Statements {
+		c.cur = i
 		st := &d.Statements[i]
 		label := st.Name
 		if label == "" {
