@@ -1,0 +1,621 @@
+package s3
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/s3fed/s3fed/internal/storage"
+)
+
+// Standard headers an object keeps from its PUT and sends back on GET, in
+// the canonical form storage.ObjectInfo.Metadata uses.
+var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+
+func isStoredHeader(k string) bool {
+	for _, h := range storedHeaders {
+		if h == k {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultContentType is what S3 stores when a PUT names none.
+const defaultContentType = "binary/octet-stream"
+
+// putOptions reads Content-Type, x-amz-meta-* and the stored standard
+// headers of a PUT, CreateMultipartUpload or CopyObject REPLACE.
+func putOptions(h http.Header) (storage.PutOptions, error) {
+	opts := storage.PutOptions{ContentType: h.Get("Content-Type"), Size: -1}
+	if opts.ContentType == "" {
+		opts.ContentType = defaultContentType
+	}
+	md := map[string]string{}
+	userSize := 0
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		name, ok := strings.CutPrefix(lk, "x-amz-meta-")
+		if !ok || name == "" {
+			continue
+		}
+		v := strings.Join(vs, ",")
+		userSize += len(name) + len(v)
+		md[name] = v
+	}
+	if userSize > MaxUserMetadataSize {
+		return opts, newError("MetadataTooLarge", http.StatusBadRequest,
+			"Your metadata headers exceed the maximum allowed metadata size of "+strconv.Itoa(MaxUserMetadataSize)+" bytes.")
+	}
+	for _, k := range storedHeaders {
+		v := h.Get(k)
+		if k == "Content-Encoding" {
+			v = stripAWSChunked(v)
+		}
+		if v != "" {
+			md[k] = v
+		}
+	}
+	if len(md) > 0 {
+		opts.Metadata = md
+	}
+	return opts, nil
+}
+
+// stripAWSChunked removes the aws-chunked transfer coding, which describes
+// the upload, not the object.
+func stripAWSChunked(v string) string {
+	if v == "" {
+		return v
+	}
+	parts := strings.Split(v, ",")
+	out := parts[:0]
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p != "" && !strings.EqualFold(p, "aws-chunked") {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// payload returns the verified body and its decoded length (-1 when the
+// client sent none), refusing lengths above max. A body of unknown length is
+// cut off with EntityTooLarge past max.
+func (rq *request) payload(max int64) (io.Reader, int64, error) {
+	size := rq.r.ContentLength
+	if rq.result != nil && rq.result.Streaming {
+		size = rq.result.DecodedLength
+	} else if dl := rq.r.Header.Get("x-amz-decoded-content-length"); dl != "" && size < 0 {
+		if n, err := strconv.ParseInt(dl, 10, 64); err == nil && n >= 0 {
+			size = n
+		}
+	}
+	if size > max {
+		return nil, 0, newError("EntityTooLarge", http.StatusBadRequest,
+			"Your proposed upload exceeds the maximum allowed size of "+strconv.FormatInt(max, 10)+" bytes")
+	}
+	if size < 0 {
+		return &capReader{r: rq.body, left: max}, -1, nil
+	}
+	return rq.body, size, nil
+}
+
+// capReader fails with storage.ErrEntityTooLarge once more than left bytes
+// arrive, so a body of unknown length is still bounded.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return 0, storage.ErrEntityTooLarge
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return 0, storage.ErrEntityTooLarge
+	}
+	return n, err
+}
+
+// echoChecksums returns the x-amz-checksum-* headers the client sent (and
+// the verifier checked), as S3 does on PUT answers.
+func (rq *request) echoChecksums() {
+	for k, vs := range rq.r.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") && len(vs) > 0 && !strings.EqualFold(k, "x-amz-checksum-type") {
+			rq.w.Header().Set(k, vs[0])
+		}
+	}
+}
+
+func (rq *request) putObject() error {
+	h := rq.r.Header
+	if h.Get("If-Match") != "" {
+		return errNotImplemented("Conditional PUT with If-Match is not implemented by s3fed; If-None-Match: * is.")
+	}
+	opts, err := putOptions(h)
+	if err != nil {
+		return err
+	}
+	switch inm := h.Get("If-None-Match"); inm {
+	case "":
+	case "*":
+		opts.IfNoneMatch = true
+	default:
+		return errNotImplemented("PUT supports only If-None-Match: *.")
+	}
+	body, size, err := rq.payload(MaxObjectSize)
+	if err != nil {
+		return err
+	}
+	opts.Size = size
+	info, err := rq.s.backend.PutObject(rq.ctx, rq.bucket, rq.key, body, opts)
+	if err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
+	rq.echoChecksums()
+	rq.w.Header().Set("ETag", quoteETag(info.ETag))
+	rq.w.Header().Set("Content-Length", "0")
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// getObject serves GetObject and HeadObject: conditions, ranges and
+// response-* overrides.
+func (rq *request) getObject() error {
+	r := rq.r
+	head := r.Method == http.MethodHead
+	overrides, err := responseOverrides(rq.query)
+	if err != nil {
+		return err
+	}
+	rangeHdr := r.Header.Get("Range")
+	var (
+		info storage.ObjectInfo
+		rc   io.ReadCloser
+	)
+	if head || rangeHdr != "" {
+		info, err = rq.s.backend.HeadObject(rq.ctx, rq.bucket, rq.key)
+	} else {
+		info, rc, err = rq.s.backend.GetObject(rq.ctx, rq.bucket, rq.key, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("get object: %w", err)
+	}
+	defer func() {
+		if rc != nil {
+			_ = rc.Close()
+		}
+	}()
+	if st := evalConditions(r.Header, info); st != 0 {
+		if st == http.StatusNotModified {
+			rq.w.Header().Set("ETag", quoteETag(info.ETag))
+			rq.w.Header().Set("Last-Modified", httpTime(info.LastModified))
+			rq.w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+		return errPrecondition
+	}
+	var rng *storage.Range
+	if rangeHdr != "" {
+		var ok bool
+		rng, ok = parseRange(rangeHdr, info.Size)
+		if !ok {
+			rq.w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+			return errInvalidRange
+		}
+	}
+	if !head && rc == nil {
+		var info2 storage.ObjectInfo
+		info2, rc, err = rq.s.backend.GetObject(rq.ctx, rq.bucket, rq.key, rng)
+		if err != nil {
+			return fmt.Errorf("get object: %w", err)
+		}
+		if info2.ETag != info.ETag {
+			// Replaced between the two reads: decide again on what is served.
+			if evalConditions(r.Header, info2) != 0 {
+				return errPrecondition
+			}
+			if rng != nil && rng.Start+rng.Length > info2.Size {
+				return errInvalidRange
+			}
+		}
+		info = info2
+	}
+	hd := rq.w.Header()
+	objectHeaders(hd, info)
+	for k, v := range overrides {
+		hd.Set(k, v)
+	}
+	status := http.StatusOK
+	length := info.Size
+	if rng != nil {
+		status = http.StatusPartialContent
+		length = rng.Length
+		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Start, rng.Start+rng.Length-1, info.Size))
+	}
+	hd.Set("Content-Length", strconv.FormatInt(length, 10))
+	rq.w.WriteHeader(status)
+	if head {
+		return nil
+	}
+	if _, err := io.Copy(rq.w, rc); err != nil {
+		// The status is sent; the client sees a short body. Not a server bug
+		// when the client went away, so log at debug level only.
+		rq.s.log.Debug("s3: copying object to client failed", "request_id", rq.id, "err", err)
+	}
+	return nil
+}
+
+// objectHeaders sets the headers GET and HEAD return for an object.
+func objectHeaders(hd http.Header, info storage.ObjectInfo) {
+	ct := info.ContentType
+	if ct == "" {
+		ct = defaultContentType
+	}
+	hd.Set("Content-Type", ct)
+	hd.Set("ETag", quoteETag(info.ETag))
+	hd.Set("Last-Modified", httpTime(info.LastModified))
+	hd.Set("Accept-Ranges", "bytes")
+	for k, v := range info.Metadata {
+		if isStoredHeader(k) {
+			hd.Set(k, v)
+		} else {
+			hd["X-Amz-Meta-"+http.CanonicalHeaderKey(k)] = []string{v}
+		}
+	}
+}
+
+// responseOverrides reads the response-* query parameters of GetObject.
+// Every s3fed request is signed, which is S3's condition for honouring them.
+func responseOverrides(q map[string][]string) (map[string]string, error) {
+	var out map[string]string
+	for param, header := range map[string]string{
+		"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+		"response-expires": "Expires", "response-cache-control": "Cache-Control",
+		"response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding",
+	} {
+		vs, ok := q[param]
+		if !ok || len(vs) == 0 {
+			continue
+		}
+		if strings.ContainsAny(vs[0], "\r\n") {
+			return nil, errInvalidArgument("The " + param + " parameter must not contain line breaks.")
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[header] = vs[0]
+	}
+	return out, nil
+}
+
+// evalConditions applies If-Match, If-Unmodified-Since, If-None-Match and
+// If-Modified-Since with S3's (RFC 7232's) precedence: If-Match wins over
+// If-Unmodified-Since, If-None-Match over If-Modified-Since. It returns 0,
+// 412 or 304.
+func evalConditions(h http.Header, info storage.ObjectInfo) int {
+	lm := info.LastModified.Truncate(time.Second)
+	if im := h.Get("If-Match"); im != "" {
+		if !etagMatches(im, info.ETag) {
+			return http.StatusPreconditionFailed
+		}
+	} else if ius := h.Get("If-Unmodified-Since"); ius != "" {
+		if t, err := http.ParseTime(ius); err == nil && lm.After(t) {
+			return http.StatusPreconditionFailed
+		}
+	}
+	if inm := h.Get("If-None-Match"); inm != "" {
+		if etagMatches(inm, info.ETag) {
+			return http.StatusNotModified
+		}
+	} else if ims := h.Get("If-Modified-Since"); ims != "" {
+		if t, err := http.ParseTime(ims); err == nil && !lm.After(t) {
+			return http.StatusNotModified
+		}
+	}
+	return 0
+}
+
+// etagMatches reports whether a comma-separated If-Match style list names
+// etag (or is "*").
+func etagMatches(list, etag string) bool {
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		if e == "*" || unquoteETag(e) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRange resolves a single-range Range header against size. A header
+// that is not a valid single byte range is ignored (the whole object is
+// served, as S3 does); ok is false only when it is valid but unsatisfiable.
+func parseRange(h string, size int64) (*storage.Range, bool) {
+	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return nil, true
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return nil, true
+	}
+	if first == "" {
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n < 0 {
+			return nil, true
+		}
+		if n == 0 || size == 0 {
+			return nil, false
+		}
+		if n > size {
+			n = size
+		}
+		return &storage.Range{Start: size - n, Length: n}, true
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 {
+		return nil, true
+	}
+	end := size - 1
+	if last != "" {
+		e, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || e < start {
+			return nil, true
+		}
+		if e < end {
+			end = e
+		}
+	}
+	if start >= size {
+		return nil, false
+	}
+	return &storage.Range{Start: start, Length: end - start + 1}, true
+}
+
+func (rq *request) deleteObject() error {
+	if err := rq.s.backend.DeleteObject(rq.ctx, rq.bucket, rq.key); err != nil {
+		return fmt.Errorf("delete object: %w", err)
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// hasIntegrityHeader reports whether a request carries Content-MD5 or a
+// flexible checksum (header or trailer), which S3 requires on DeleteObjects.
+func hasIntegrityHeader(h http.Header) bool {
+	if h.Get("Content-MD5") != "" || h.Get("x-amz-sdk-checksum-algorithm") != "" || h.Get("x-amz-trailer") != "" {
+		return true
+	}
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteObjects deletes up to MaxDeleteObjects keys, each authorised (and
+// audited) on its own.
+func (rq *request) deleteObjects() error {
+	if !hasIntegrityHeader(rq.r.Header) {
+		return errInvalidRequest("Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).")
+	}
+	var req deleteRequest
+	if _, err := rq.readXMLBody(&req, MaxXMLBodySize, false); err != nil {
+		return err
+	}
+	if len(req.Objects) == 0 {
+		return errMalformedXML("The Delete document names no Object.")
+	}
+	if len(req.Objects) > MaxDeleteObjects {
+		return errMalformedXML("The Delete document names more than " + strconv.Itoa(MaxDeleteObjects) + " objects.")
+	}
+	// The bucket must exist; a missing one is NoSuchBucket only for a caller
+	// allowed to delete the first key.
+	if _, _, err := rq.lookupBucket(rq.bucket); errors.Is(err, ErrNoSuchBucket) {
+		return rq.authorize(actDeleteObject, rq.bucket, req.Objects[0].Key, "")
+	} else if err != nil {
+		return fmt.Errorf("look up bucket: %w", err)
+	}
+	res := deleteResult{}
+	events := make([]AccessEvent, 0, len(req.Objects))
+	for _, o := range req.Objects {
+		ev := rq.ev
+		ev.Action = actDeleteObject
+		ev.Resource = resourceOf(rq.bucket, o.Key)
+		fail := func(code, msg string) {
+			ev.ErrorCode = code
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: code, Message: msg})
+		}
+		switch {
+		case o.Key == "":
+			fail("UserKeyMustBeSpecified", "The Delete document has an Object without a Key.")
+		case len(o.Key) > MaxKeyLength:
+			fail("KeyTooLongError", "Your key is too long")
+		case o.VersionID != "" && o.VersionID != "null":
+			fail("NoSuchVersion", "Versioning is not enabled; the only valid VersionId is \"null\".")
+		default:
+			d, _, err := rq.decide(actDeleteObject, rq.bucket, o.Key, "")
+			if err != nil {
+				return err
+			}
+			ev.Statement = d.Statement
+			if !d.Allowed {
+				ae := deniedError(d)
+				fail(ae.Code, ae.Message)
+				break
+			}
+			ev.Decision = "Allow"
+			if err := rq.s.backend.DeleteObject(rq.ctx, rq.bucket, o.Key); err != nil {
+				ae := toAPIError(err)
+				if ae.Status >= 500 {
+					rq.s.log.Error("s3: delete in DeleteObjects failed", "request_id", rq.id, "err", err)
+				}
+				fail(ae.Code, ae.Message)
+				break
+			}
+			if !req.Quiet {
+				res.Deleted = append(res.Deleted, deletedElem{Key: o.Key})
+			}
+		}
+		events = append(events, ev)
+	}
+	if err := rq.writeXML(res); err != nil {
+		return err
+	}
+	rq.suppressEv = true
+	if rq.s.accessLog != nil {
+		for i := range events {
+			events[i].Status = http.StatusOK
+			if i == 0 {
+				events[i].BytesIn = rq.body.n
+				events[i].BytesOut = rq.w.n
+			}
+			rq.s.accessLog.LogAccess(rq.ctx, events[i])
+		}
+	}
+	return nil
+}
+
+// parseCopySource splits x-amz-copy-source ("[/]bucket/key[?versionId=…]",
+// URL-encoded) into bucket and key.
+func parseCopySource(v string) (bucket, key string, err error) {
+	path, query, _ := strings.Cut(v, "?")
+	if query != "" {
+		q, perr := url.ParseQuery(query)
+		if perr != nil {
+			return "", "", errInvalidArgument("x-amz-copy-source has an invalid query.")
+		}
+		if vid, ok := q["versionId"]; ok && (len(vid) != 1 || vid[0] != "null") {
+			return "", "", errInvalidArgument("Versioning is not enabled; a copy source versionId other than \"null\" is not supported.")
+		}
+	}
+	path, err = url.PathUnescape(path)
+	if err != nil {
+		return "", "", errInvalidArgument("x-amz-copy-source is not validly URL-encoded.")
+	}
+	path = strings.TrimPrefix(path, "/")
+	bucket, key, _ = strings.Cut(path, "/")
+	if bucket == "" || key == "" {
+		return "", "", errInvalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	if !validBucketName(bucket) {
+		return "", "", newError("InvalidBucketName", http.StatusBadRequest, "The specified copy source bucket is not valid.")
+	}
+	if len(key) > MaxKeyLength {
+		return "", "", newError("KeyTooLongError", http.StatusBadRequest, "Your copy source key is too long")
+	}
+	return bucket, key, nil
+}
+
+// authorizeCopy parses the copy source and authorises s3:PutObject on the
+// destination and s3:GetObject on the source. The access event records the
+// denied action when one is denied, else the destination PUT.
+func (rq *request) authorizeCopy() (srcBucket, srcKey string, err error) {
+	srcBucket, srcKey, err = parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		return "", "", err
+	}
+	if err := rq.authorize(actPutObject, rq.bucket, rq.key, ""); err != nil {
+		return "", "", err
+	}
+	d, missing, err := rq.decide(actGetObject, srcBucket, srcKey, "")
+	if err != nil {
+		return "", "", err
+	}
+	if !d.Allowed {
+		rq.ev.Action = actGetObject
+		rq.ev.Resource = resourceOf(srcBucket, srcKey)
+		rq.ev.Decision = "Deny"
+		rq.ev.Statement = d.Statement
+		return "", "", deniedError(d)
+	}
+	if missing {
+		return "", "", errNoSuchBucket
+	}
+	return srcBucket, srcKey, nil
+}
+
+// checkCopyConditions applies x-amz-copy-source-if-* to the source; any
+// failing condition is 412 PreconditionFailed, as on S3.
+func checkCopyConditions(h http.Header, src storage.ObjectInfo) error {
+	cond := http.Header{}
+	for from, to := range map[string]string{
+		"x-amz-copy-source-if-match": "If-Match", "x-amz-copy-source-if-none-match": "If-None-Match",
+		"x-amz-copy-source-if-modified-since": "If-Modified-Since", "x-amz-copy-source-if-unmodified-since": "If-Unmodified-Since",
+	} {
+		if v := h.Get(from); v != "" {
+			cond.Set(to, v)
+		}
+	}
+	if len(cond) == 0 {
+		return nil
+	}
+	if evalConditions(cond, src) != 0 {
+		return errPrecondition
+	}
+	return nil
+}
+
+func hasCopyConditions(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-copy-source-if-") {
+			return true
+		}
+	}
+	return false
+}
+
+func (rq *request) copyObject() error {
+	srcBucket, srcKey, err := rq.authorizeCopy()
+	if err != nil {
+		return err
+	}
+	h := rq.r.Header
+	directive := strings.ToUpper(h.Get("x-amz-metadata-directive"))
+	switch directive {
+	case "", "COPY", "REPLACE":
+	default:
+		return errInvalidArgument("Unknown metadata directive.")
+	}
+	if srcBucket == rq.bucket && srcKey == rq.key && directive != "REPLACE" {
+		return errInvalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	if err := rq.drainBody(0); err != nil {
+		return err
+	}
+	if hasCopyConditions(h) {
+		src, err := rq.s.backend.HeadObject(rq.ctx, srcBucket, srcKey)
+		if err != nil {
+			return fmt.Errorf("head copy source: %w", err)
+		}
+		if err := checkCopyConditions(h, src); err != nil {
+			return err
+		}
+	}
+	var opts *storage.PutOptions
+	if directive == "REPLACE" {
+		o, err := putOptions(h)
+		if err != nil {
+			return err
+		}
+		opts = &o
+	}
+	info, err := rq.s.backend.CopyObject(rq.ctx, srcBucket, srcKey, rq.bucket, rq.key, opts)
+	if err != nil {
+		return fmt.Errorf("copy object: %w", err)
+	}
+	return rq.writeXML(copyObjectResult{LastModified: isoTime(info.LastModified), ETag: quoteETag(info.ETag)})
+}
