@@ -1,0 +1,152 @@
+package fs
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/s3fed/s3fed/internal/storage"
+)
+
+// CreateBucket creates an empty bucket. The name must pass ValidBucketName;
+// an existing name is ErrBucketExists (who owns it is the caller's business).
+func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
+	if err := ValidBucketName(bucket); err != nil {
+		return err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
+	now := time.Now().UTC().UnixNano()
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktBuckets)
+		if b.Get([]byte(bucket)) != nil {
+			return fmt.Errorf("%w: %s", storage.ErrBucketExists, bucket)
+		}
+		if err := must(b.Put([]byte(bucket), binary.AppendVarint(nil, now))); err != nil {
+			return err
+		}
+		// Leftovers of a bucket deleted in this same batch are gone already;
+		// CreateBucketIfNotExists keeps the call total anyway.
+		if _, err := tx.CreateBucketIfNotExists(objBucket(bucket)); err != nil {
+			return must(err)
+		}
+		_, err := tx.CreateBucketIfNotExists(uploadBucket(bucket))
+		return must(err)
+	})
+}
+
+// DeleteBucket deletes a bucket that holds no objects. In-progress multipart
+// uploads do not keep a bucket alive: they are aborted with it, as on AWS
+// (whose DeleteBucket answers BucketNotEmpty for objects only), so an upload
+// a client forgot can never make a bucket undeletable.
+func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
+	if err := ValidBucketName(bucket); err != nil {
+		return err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
+	var partFiles []string
+	err := s.update(func(tx *bolt.Tx) error {
+		partFiles = partFiles[:0]
+		b := tx.Bucket(bktBuckets)
+		if b.Get([]byte(bucket)) == nil {
+			return fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
+		}
+		ob := tx.Bucket(objBucket(bucket))
+		if ob != nil {
+			if k, _ := ob.Cursor().First(); k != nil {
+				return fmt.Errorf("%w: %s", storage.ErrBucketNotEmpty, bucket)
+			}
+		}
+		if ub := tx.Bucket(uploadBucket(bucket)); ub != nil {
+			err := ub.ForEachBucket(func(k []byte) error {
+				return ub.Bucket(k).ForEach(func(pk, pv []byte) error {
+					if len(pk) == 5 && pk[0] == 'p' {
+						if p, err := decodePart(pv); err == nil {
+							partFiles = append(partFiles, p.file)
+						}
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return fmt.Errorf("fs: reading uploads of %s: %w", bucket, err)
+			}
+		}
+		if err := must(b.Delete([]byte(bucket))); err != nil {
+			return err
+		}
+		if ob != nil {
+			if err := must(tx.DeleteBucket(objBucket(bucket))); err != nil {
+				return err
+			}
+		}
+		if tx.Bucket(uploadBucket(bucket)) != nil {
+			return must(tx.DeleteBucket(uploadBucket(bucket)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range partFiles {
+		s.removeData(f)
+	}
+	return nil
+}
+
+// HeadBucket reports whether a bucket exists and when it was created.
+func (s *Store) HeadBucket(ctx context.Context, bucket string) (storage.BucketInfo, error) {
+	if err := ValidBucketName(bucket); err != nil {
+		return storage.BucketInfo{}, err
+	}
+	var info storage.BucketInfo
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bktBuckets).Get([]byte(bucket))
+		if v == nil {
+			return fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
+		}
+		info = bucketInfo(bucket, v)
+		return nil
+	})
+	return info, err
+}
+
+// ListBuckets lists every bucket in name order.
+func (s *Store) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error) {
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
+	var out []storage.BucketInfo
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktBuckets).ForEach(func(k, v []byte) error {
+			out = append(out, bucketInfo(string(k), v))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fs: listing buckets: %w", err)
+	}
+	return out, nil
+}
+
+func bucketInfo(name string, v []byte) storage.BucketInfo {
+	ns, _ := binary.Varint(v)
+	return storage.BucketInfo{Name: name, Created: time.Unix(0, ns).UTC()}
+}
+
+// bucketTables returns the object and upload tables of an existing bucket,
+// or ErrBucketNotFound.
+func bucketTables(tx *bolt.Tx, bucket string) (objects, uploads *bolt.Bucket, err error) {
+	objects = tx.Bucket(objBucket(bucket))
+	uploads = tx.Bucket(uploadBucket(bucket))
+	if objects == nil || uploads == nil || tx.Bucket(bktBuckets).Get([]byte(bucket)) == nil {
+		return nil, nil, fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
+	}
+	return objects, uploads, nil
+}

@@ -1,0 +1,296 @@
+package fs
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/s3fed/s3fed/internal/storage"
+)
+
+// PutObject streams body into a new content file and then points key at it
+// in one index commit; see the package comment for the crash ordering. An
+// error from body, a length mismatch, a cancelled ctx or a failed
+// If-None-Match commits nothing and leaves any previous version in place.
+func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if err := s.checkTarget(bucket, key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	w, err := s.writeData(ctx, body, opts.Size, s.maxPutSize)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	rec := objectRec{
+		size:        w.size,
+		mtime:       time.Now().UTC().UnixNano(),
+		etag:        hex.EncodeToString(w.md5[:]),
+		contentType: opts.ContentType,
+		file:        w.file,
+		meta:        copyMeta(opts.Metadata),
+	}
+	return s.commitObject(bucket, key, rec, opts.IfNoneMatch)
+}
+
+// checkTarget validates a bucket and key and checks the bucket exists, so a
+// body is not streamed to disk only to be refused at commit. The commit
+// checks again; this is only the early answer.
+func (s *Store) checkTarget(bucket, key string) error {
+	if err := ValidBucketName(bucket); err != nil {
+		return err
+	}
+	if err := ValidObjectKey(key); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		_, _, err := bucketTables(tx, bucket)
+		return err
+	})
+}
+
+// commitObject points key at rec.file, then unlinks the file it pointed at
+// before. On failure it unlinks rec.file instead, so nothing leaks.
+func (s *Store) commitObject(bucket, key string, rec objectRec, ifNoneMatch bool) (storage.ObjectInfo, error) {
+	v := rec.encode()
+	var old string
+	err := s.update(func(tx *bolt.Tx) error {
+		old = ""
+		ob, _, err := bucketTables(tx, bucket)
+		if err != nil {
+			return err
+		}
+		if prev := ob.Get([]byte(key)); prev != nil {
+			if ifNoneMatch {
+				return fmt.Errorf("%w: %s/%s exists (If-None-Match: *)", storage.ErrPreconditionFailed, bucket, key)
+			}
+			if p, err := decodeObject(prev); err == nil {
+				old = p.file
+			}
+		}
+		return must(ob.Put([]byte(key), v))
+	})
+	if err != nil {
+		s.removeData(rec.file)
+		return storage.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	if old != "" && old != rec.file {
+		s.unlinkReplaced(bucket, key, old)
+	}
+	return rec.info(key), nil
+}
+
+// unlinkReplaced removes the content file of a replaced or deleted version
+// under the key's write lock, so a reader between "look up" and "open" of
+// that version finishes opening first and keeps its descriptor.
+func (s *Store) unlinkReplaced(bucket, key, file string) {
+	l := s.keyLock(bucket, key)
+	l.Lock()
+	s.removeData(file)
+	l.Unlock()
+}
+
+// lookup reads key's record.
+func (s *Store) lookup(bucket, key string) (objectRec, error) {
+	var rec objectRec
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ob, _, err := bucketTables(tx, bucket)
+		if err != nil {
+			return err
+		}
+		v := ob.Get([]byte(key))
+		if v == nil {
+			return fmt.Errorf("%w: %s/%s", storage.ErrObjectNotFound, bucket, key)
+		}
+		rec, err = decodeObject(v)
+		if err != nil {
+			return fmt.Errorf("fs: index entry of %s/%s: %w", bucket, key, err)
+		}
+		return nil
+	})
+	return rec, err
+}
+
+// open looks key up and opens its content file as one step with respect to
+// unlinkReplaced (see there).
+func (s *Store) open(bucket, key string) (objectRec, *os.File, error) {
+	if err := ValidBucketName(bucket); err != nil {
+		return objectRec{}, nil, err
+	}
+	if err := ValidObjectKey(key); err != nil {
+		return objectRec{}, nil, err
+	}
+	l := s.keyLock(bucket, key)
+	l.RLock()
+	defer l.RUnlock()
+	rec, err := s.lookup(bucket, key)
+	if err != nil {
+		return objectRec{}, nil, err
+	}
+	f, err := os.Open(s.dataPath(rec.file))
+	if err != nil {
+		return objectRec{}, nil, fmt.Errorf("fs: opening content of %s/%s: %w", bucket, key, err)
+	}
+	return rec, f, nil
+}
+
+// resolveRange checks rng against an object of size bytes and returns the
+// bytes to serve. A range that starts at or past the end (or any range of an
+// empty object) is ErrInvalidRange; one that runs past the end is cut at the
+// end, as HTTP does for a last-byte-pos beyond the representation
+// (RFC 9110 §14.1.2), so callers compute Content-Range as
+// [Start, min(Start+Length, Size)).
+func resolveRange(rng *storage.Range, size int64) (start, length int64, err error) {
+	if rng == nil {
+		return 0, size, nil
+	}
+	if rng.Start < 0 || rng.Length <= 0 || rng.Start >= size {
+		return 0, 0, fmt.Errorf("%w: start %d length %d of a %d-byte object", storage.ErrInvalidRange, rng.Start, rng.Length, size)
+	}
+	length = rng.Length
+	if length > size-rng.Start {
+		length = size - rng.Start
+	}
+	return rng.Start, length, nil
+}
+
+// GetObject returns key's info and a reader over rng (all of it when nil).
+// The reader holds the version that was current when GetObject ran, even if
+// the key is overwritten or deleted while it is read. Reading uses the
+// kernel's sendfile when the destination supports it (io.Copy to a
+// net.Conn), and one bounded buffer otherwise.
+func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *storage.Range) (storage.ObjectInfo, io.ReadCloser, error) {
+	if err := checkCtx(ctx); err != nil {
+		return storage.ObjectInfo{}, nil, err
+	}
+	rec, f, err := s.open(bucket, key)
+	if err != nil {
+		return storage.ObjectInfo{}, nil, err
+	}
+	start, length, err := resolveRange(rng, rec.size)
+	if err != nil {
+		_ = f.Close()
+		return storage.ObjectInfo{}, nil, err
+	}
+	if start > 0 {
+		if _, err := f.Seek(start, io.SeekStart); err != nil {
+			_ = f.Close()
+			return storage.ObjectInfo{}, nil, fmt.Errorf("fs: seeking in %s/%s: %w", bucket, key, err)
+		}
+	}
+	return rec.info(key), &objectReader{f: f, r: io.LimitedReader{R: f, N: length}}, nil
+}
+
+// objectReader reads one object version's bytes from its open file.
+type objectReader struct {
+	f *os.File
+	r io.LimitedReader
+}
+
+func (o *objectReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// WriteTo hands the limited *os.File to the destination's ReadFrom, which is
+// how net.TCPConn reaches sendfile(2).
+func (o *objectReader) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, &o.r) }
+
+func (o *objectReader) Close() error { return o.f.Close() }
+
+// HeadObject returns key's info.
+func (s *Store) HeadObject(ctx context.Context, bucket, key string) (storage.ObjectInfo, error) {
+	if err := ValidBucketName(bucket); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := ValidObjectKey(key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	rec, err := s.lookup(bucket, key)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	return rec.info(key), nil
+}
+
+// DeleteObject removes key; a key that does not exist is success, as in S3.
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
+	if err := ValidBucketName(bucket); err != nil {
+		return err
+	}
+	if err := ValidObjectKey(key); err != nil {
+		return err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return err
+	}
+	var old string
+	err := s.update(func(tx *bolt.Tx) error {
+		old = ""
+		ob, _, err := bucketTables(tx, bucket)
+		if err != nil {
+			return err
+		}
+		prev := ob.Get([]byte(key))
+		if prev == nil {
+			return nil
+		}
+		if p, err := decodeObject(prev); err == nil {
+			old = p.file
+		}
+		return must(ob.Delete([]byte(key)))
+	})
+	if err != nil {
+		return fmt.Errorf("delete %s/%s: %w", bucket, key, err)
+	}
+	if old != "" {
+		s.unlinkReplaced(bucket, key, old)
+	}
+	return nil
+}
+
+// CopyObject streams src into a new content file for dst. With opts nil the
+// source's content type and metadata are kept (COPY); otherwise opts
+// replaces them (REPLACE) and opts.IfNoneMatch applies to dst. Copying an
+// object onto itself is allowed here (with COPY it only refreshes the
+// modification time); S3 refuses a self-copy that changes nothing, and that
+// protocol rule is the front door's. Sources larger than MaxPutSize are
+// ErrEntityTooLarge, S3's CopyObject limit (larger ones need UploadPartCopy).
+func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, opts *storage.PutOptions) (storage.ObjectInfo, error) {
+	if err := s.checkTarget(dstBucket, dstKey); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	src, f, err := s.open(srcBucket, srcKey)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy source: %w", err)
+	}
+	defer f.Close()
+	if src.size > s.maxPutSize {
+		return storage.ObjectInfo{}, fmt.Errorf("%w: copy source is %d bytes, CopyObject allows %d", storage.ErrEntityTooLarge, src.size, s.maxPutSize)
+	}
+	w, err := s.writeData(ctx, f, src.size, s.maxPutSize)
+	if err != nil {
+		return storage.ObjectInfo{}, fmt.Errorf("copy %s/%s to %s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
+	}
+	rec := objectRec{
+		size:        w.size,
+		mtime:       time.Now().UTC().UnixNano(),
+		etag:        hex.EncodeToString(w.md5[:]),
+		contentType: src.contentType,
+		file:        w.file,
+		meta:        src.meta,
+	}
+	ifNoneMatch := false
+	if opts != nil {
+		rec.contentType = opts.ContentType
+		rec.meta = copyMeta(opts.Metadata)
+		ifNoneMatch = opts.IfNoneMatch
+	}
+	return s.commitObject(dstBucket, dstKey, rec, ifNoneMatch)
+}

@@ -1,0 +1,390 @@
+// Package fs is s3fed's embedded disk store: a storage.Backend that keeps
+// object bytes in plain files under one directory and their metadata in an
+// ordered index, so that a crash (kill -9, power loss) never exposes a torn
+// object and every acknowledged write survives.
+//
+// # Layout
+//
+//	DIR/index.db        bbolt index: buckets, objects, multipart uploads and parts
+//	DIR/tmp/            files being written; everything here is garbage after a crash
+//	DIR/data/XX/NAME    content files; NAME is 32 random hex digits, XX its first two
+//
+// Object keys never become file names: a content file's name is random and
+// only the index maps a key to it, so keys such as "../../etc/passwd", "a//b"
+// or "%2F" are just bytes in the index and path traversal is impossible.
+//
+// # Why bbolt for the index
+//
+// Listings must come out in key order without walking directories, page by
+// page, and skip whole common prefixes at once. bbolt is a pure-Go B+tree
+// whose cursor Seek does exactly that in O(log n), with no SQL layer, no
+// statement cache and no string-to-row conversions on the hot path. Its
+// single-writer transactions give a total commit order, so "last commit wins"
+// and If-None-Match are decided atomically with the commit for free, and a
+// committed transaction is fsynced before Update returns. SQLite would work
+// too, but every GET would pay for query planning and row decoding, and the
+// database-level lock would be the same single writer anyway.
+//
+// # Write protocol (crash ordering)
+//
+//  1. stream the body into DIR/tmp/…, computing MD5 and counting bytes;
+//  2. fsync the file, rename it to DIR/data/XX/NAME, fsync DIR/data/XX;
+//  3. commit the index transaction that points the key at NAME (bbolt
+//     fsyncs before the commit returns) — this is the acknowledgement point;
+//  4. remove the content file the key pointed at before, if any.
+//
+// A crash before 3 leaves a file nobody references; a crash after 3 but
+// before 4 leaves the old file unreferenced. Open removes everything in
+// DIR/tmp and every file under DIR/data that the index does not reference,
+// so no crash state leaks space and no reader ever sees a partial object.
+// Concurrent index commits are grouped into one bbolt transaction (group
+// commit), so concurrent PUTs share the index fsyncs.
+//
+// # Readers and overwrites
+//
+// A reader opens the content file and keeps the descriptor; an overwrite
+// commits a new file and then unlinks the old one, which POSIX keeps readable
+// through open descriptors. A striped lock per key orders "look up and open"
+// against "unlink the replaced file", so a reader never finds the file gone.
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/s3fed/s3fed/internal/storage"
+)
+
+// Limits. They are S3's, so clients that work against AWS work here.
+const (
+	// MaxObjectSize is the largest object S3 stores (5 TiB); a multipart
+	// upload that would assemble a larger one fails with ErrEntityTooLarge.
+	MaxObjectSize int64 = 5 << 40
+	// MaxPutSize is the largest single PUT, part or copy (5 GiB).
+	MaxPutSize int64 = 5 << 30
+	// MaxKeyLength is the longest object key in bytes (S3: 1024).
+	MaxKeyLength = 1024
+	// MaxListKeys caps one page of a listing (S3: 1000); 0 asks for it.
+	MaxListKeys = 1000
+)
+
+// copyBufferSize is the one buffer a streaming request uses, in both
+// directions; it is what bounds per-request memory.
+const copyBufferSize = 64 << 10
+
+// lockStripes is the number of striped locks for keys and for uploads: enough
+// that unrelated keys rarely share one, small enough to be a fixed array.
+const lockStripes = 256
+
+// ErrClosed is returned by operations on a Store after Close.
+var ErrClosed = errors.New("fs store is closed")
+
+// Options tune a Store. The zero value is the product configuration.
+type Options struct {
+	// MinPartSize is the minimum size of every part of a multipart upload but
+	// the last. Zero means storage.MinPartSize (S3's 5 MiB); tests use less
+	// so they need not move megabytes.
+	MinPartSize int64
+}
+
+// Store is the embedded disk store. It is safe for concurrent use by many
+// goroutines; one directory must be opened by one Store at a time (Open holds
+// an exclusive lock on the index file).
+type Store struct {
+	dir     string
+	tmpDir  string
+	dataDir string
+	db      *bolt.DB
+
+	minPartSize int64
+	// maxPutSize and maxObjectSize are the constants above; they are fields
+	// only so in-package tests can check the limits without moving 5 GiB.
+	maxPutSize    int64
+	maxObjectSize int64
+
+	// dataDirs holds the 256 open DIR/data/XX directories, fsynced after each
+	// rename into them.
+	dataDirs [256]*os.File
+
+	commits   chan *commitReq
+	closing   chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	seed        maphash.Seed
+	keyLocks    [lockStripes]sync.RWMutex
+	uploadLocks [lockStripes]sync.RWMutex
+
+	bufPool sync.Pool
+
+	// listSteps counts cursor positionings in listings; tests use it to prove
+	// that a delimiter listing seeks past common prefixes instead of scanning.
+	listSteps atomic.Int64
+}
+
+var _ storage.Backend = (*Store)(nil)
+
+// Top-level bbolt buckets. Every S3 bucket NAME has "o/NAME" (key → object
+// record) and "u/NAME" (key \x00 uploadID → nested bucket of the upload's
+// meta record "m" and part records "p"+BE32(part)).
+var (
+	bktBuckets = []byte("buckets")
+)
+
+func objBucket(name string) []byte    { return []byte("o/" + name) }
+func uploadBucket(name string) []byte { return []byte("u/" + name) }
+
+// Open opens (creating if needed) the store under dir, then removes whatever a
+// crash left behind: temp files and content files the index does not
+// reference.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.MinPartSize < 0 {
+		return nil, fmt.Errorf("fs: MinPartSize %d is negative", opts.MinPartSize)
+	}
+	if opts.MinPartSize == 0 {
+		opts.MinPartSize = storage.MinPartSize
+	}
+	s := &Store{
+		dir:           dir,
+		tmpDir:        filepath.Join(dir, "tmp"),
+		dataDir:       filepath.Join(dir, "data"),
+		minPartSize:   opts.MinPartSize,
+		maxPutSize:    MaxPutSize,
+		maxObjectSize: MaxObjectSize,
+		commits:       make(chan *commitReq),
+		closing:       make(chan struct{}),
+		loopDone:      make(chan struct{}),
+		seed:          maphash.MakeSeed(),
+	}
+	s.bufPool.New = func() any { b := make([]byte, copyBufferSize); return &b }
+
+	for _, d := range []string{dir, s.tmpDir, s.dataDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("fs: creating %s: %w", d, err)
+		}
+	}
+	for i := range s.dataDirs {
+		p := filepath.Join(s.dataDir, fmt.Sprintf("%02x", i))
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			s.closeDirs()
+			return nil, fmt.Errorf("fs: creating %s: %w", p, err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			s.closeDirs()
+			return nil, fmt.Errorf("fs: opening %s: %w", p, err)
+		}
+		s.dataDirs[i] = f
+	}
+	// The directories themselves must survive a crash before any file in
+	// them is acknowledged.
+	for _, d := range []string{s.dataDir, s.tmpDir, dir} {
+		if err := syncDir(d); err != nil {
+			s.closeDirs()
+			return nil, err
+		}
+	}
+
+	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{
+		// A second process on the same directory fails instead of waiting
+		// forever (and instead of garbage-collecting our files).
+		Timeout:        2 * time.Second,
+		NoFreelistSync: true, // rebuilt at open; saves a write per commit
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		s.closeDirs()
+		return nil, fmt.Errorf("fs: opening index %s: %w", filepath.Join(dir, "index.db"), err)
+	}
+	s.db = db
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bktBuckets)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		s.closeDirs()
+		return nil, fmt.Errorf("fs: initialising index: %w", err)
+	}
+	if err := s.collectGarbage(); err != nil {
+		_ = db.Close()
+		s.closeDirs()
+		return nil, err
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops the store: it waits for in-flight index commits, then closes
+// the index. Readers already handed out keep working until they are closed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.loopDone
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("fs: closing index: %w", err)
+		}
+		s.closeDirs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDirs() {
+	for i, f := range s.dataDirs {
+		if f != nil {
+			_ = f.Close()
+			s.dataDirs[i] = nil
+		}
+	}
+}
+
+// collectGarbage removes temp files and unreferenced content files. It runs
+// in Open before any request, so nothing is being written concurrently.
+func (s *Store) collectGarbage() error {
+	entries, err := os.ReadDir(s.tmpDir)
+	if err != nil {
+		return fmt.Errorf("fs: reading %s: %w", s.tmpDir, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(s.tmpDir, e.Name())); err != nil {
+			return fmt.Errorf("fs: removing temp file: %w", err)
+		}
+	}
+
+	referenced := make(map[string]struct{})
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			switch {
+			case len(name) > 2 && name[0] == 'o' && name[1] == '/':
+				return b.ForEach(func(k, v []byte) error {
+					rec, err := decodeObject(v)
+					if err != nil {
+						return fmt.Errorf("object %q: %w", k, err)
+					}
+					referenced[rec.file] = struct{}{}
+					return nil
+				})
+			case len(name) > 2 && name[0] == 'u' && name[1] == '/':
+				return b.ForEach(func(k, v []byte) error {
+					ub := b.Bucket(k)
+					if ub == nil {
+						return nil
+					}
+					return ub.ForEach(func(pk, pv []byte) error {
+						if len(pk) == 5 && pk[0] == 'p' {
+							p, err := decodePart(pv)
+							if err != nil {
+								return fmt.Errorf("part of upload %q: %w", k, err)
+							}
+							referenced[p.file] = struct{}{}
+						}
+						return nil
+					})
+				})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("fs: reading index for garbage collection: %w", err)
+	}
+	for i := range s.dataDirs {
+		sub := fmt.Sprintf("%02x", i)
+		p := filepath.Join(s.dataDir, sub)
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return fmt.Errorf("fs: reading %s: %w", p, err)
+		}
+		for _, e := range entries {
+			if _, ok := referenced[sub+"/"+e.Name()]; ok {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(p, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("fs: removing unreferenced file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// newFileName returns a fresh content-file name "XX/32hex" (128 random bits,
+// so collisions are not a practical concern).
+func newFileName() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("fs: random file name: %w", err)
+	}
+	h := hex.EncodeToString(b[:])
+	return h[:2] + "/" + h, nil
+}
+
+// newUploadID returns an unguessable multipart upload ID (128 random bits).
+func newUploadID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("fs: random upload id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// dataPath turns an index file name ("XX/hex") into its path.
+func (s *Store) dataPath(name string) string {
+	return filepath.Join(s.dataDir, filepath.FromSlash(name))
+}
+
+// removeData unlinks a content file that no index entry references any more.
+// A failure only leaks space until the next Open, so it is not reported.
+func (s *Store) removeData(name string) {
+	if name == "" {
+		return
+	}
+	_ = os.Remove(s.dataPath(name))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fs: opening directory %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fs: syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (s *Store) keyLock(bucket, key string) *sync.RWMutex {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(bucket)
+	h.WriteByte(0)
+	h.WriteString(key)
+	return &s.keyLocks[h.Sum64()%lockStripes]
+}
+
+func (s *Store) uploadLock(uploadID string) *sync.RWMutex {
+	return &s.uploadLocks[maphash.String(s.seed, uploadID)%lockStripes]
+}
+
+func (s *Store) getBuf() *[]byte  { return s.bufPool.Get().(*[]byte) }
+func (s *Store) putBuf(b *[]byte) { s.bufPool.Put(b) }
+
+// checkCtx returns ctx's error wrapped, so callers see why nothing happened.
+func checkCtx(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fs: %w", err)
+	}
+	return nil
+}
