@@ -166,6 +166,7 @@ type Store interface {
 type Reader interface {
 	GetOrg(ctx context.Context, id string) (Org, error)
 	ListOrgs(ctx context.Context) ([]Org, error)
+	GetToken(ctx context.Context, id string) (Token, error)
 	GetTokenByHash(ctx context.Context, hash string) (Token, error)
 	ListTokens(ctx context.Context, orgID string) ([]Token, error)
 	GetConfig(ctx context.Context, orgID, id string) (Config, error)

@@ -287,6 +287,18 @@ func (r reader) ListOrgs(ctx context.Context) ([]store.Org, error) {
 
 // --- tokens ---
 
+func (r reader) GetToken(ctx context.Context, id string) (store.Token, error) {
+	var t store.Token
+	var created int64
+	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT id, org_id, description, hash, created FROM tokens WHERE id = ?`), id).
+		Scan(&t.ID, &t.OrgID, &t.Description, &t.Hash, &created)
+	if err != nil {
+		return t, notFound("get token", err)
+	}
+	t.Created = fromNS(created)
+	return t, nil
+}
+
 func (r reader) GetTokenByHash(ctx context.Context, hash string) (store.Token, error) {
 	var t store.Token
 	var created int64
@@ -559,6 +571,9 @@ func (r reader) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 
 func (s *DB) GetOrg(ctx context.Context, id string) (store.Org, error) { return s.r().GetOrg(ctx, id) }
 func (s *DB) ListOrgs(ctx context.Context) ([]store.Org, error)        { return s.r().ListOrgs(ctx) }
+func (s *DB) GetToken(ctx context.Context, id string) (store.Token, error) {
+	return s.r().GetToken(ctx, id)
+}
 func (s *DB) GetTokenByHash(ctx context.Context, h string) (store.Token, error) {
 	return s.r().GetTokenByHash(ctx, h)
 }

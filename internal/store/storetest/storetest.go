@@ -89,6 +89,9 @@ func testTokens(t *testing.T, s store.Store) {
 	if _, err := s.GetTokenByHash(ctx, "h-root-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old root hash still valid: %v", err)
 	}
+	if tk, err := s.GetToken(ctx, store.RootTokenID); err != nil || tk.Hash != "h-root-2" {
+		t.Fatalf("root token by id: %+v %v", tk, err)
+	}
 	if tk, err := s.GetTokenByHash(ctx, "h-root-2"); err != nil || tk.ID != store.RootTokenID || tk.OrgID != "" {
 		t.Fatalf("root token: %+v %v", tk, err)
 	}

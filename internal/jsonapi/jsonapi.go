@@ -1,0 +1,260 @@
+// Package jsonapi holds what every JSON endpoint of s3fed shares: the error
+// shape of API.md ({"code","message"}), strict request decoding with explicit
+// size limits, request IDs and a method-aware router that answers unknown
+// routes and wrong methods in that same JSON shape.
+package jsonapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// Error is an API error: an HTTP status, a stable machine code from API.md's
+// table and a human message that says what is wrong and how to fix it.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an *Error.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Common errors.
+func BadRequest(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, "invalid_argument", format, args...)
+}
+
+// NotFound hides whether a resource exists in another org: both answer the same.
+func NotFound(what string) *Error {
+	return Errorf(http.StatusNotFound, "not_found", "%s not found", what)
+}
+
+// WriteJSON writes v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// WriteError writes err as API.md's error body. An error that is not an
+// *Error is a bug: it is logged with the request ID and answered as a 500
+// without its text, which may hold internals.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *Error
+	if !errors.As(err, &ae) {
+		slog.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the request ID is in the server log"}
+	}
+	WriteJSON(w, ae.Status, map[string]string{"code": ae.Code, "message": ae.Message})
+}
+
+// Decode reads a JSON object from r's body into v strictly: the content type
+// must be JSON, the body at most limit bytes (413 payload_too_large, refused
+// before it is read whole when Content-Length says so), no unknown fields, no
+// trailing data. Syntax errors are invalid_json; a well-formed body with the
+// wrong shape is invalid_argument naming the field.
+func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if err := RequireContentType(r, "application/json"); err != nil {
+		return err
+	}
+	if r.ContentLength > limit {
+		return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "request body is %d bytes; the limit is %d", r.ContentLength, limit)
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, limit)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err, limit)
+		}
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than the limit of %d bytes", limit)
+	case errors.Is(err, io.EOF):
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body is empty; send a JSON object")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON: %v", err)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return Errorf(http.StatusBadRequest, "invalid_json", "request body must be a JSON object")
+		}
+		return Errorf(http.StatusBadRequest, "invalid_argument", "field %q must be of type %s, not %s", field, jsonType(te.Type.Kind().String()), te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return Errorf(http.StatusBadRequest, "invalid_argument", "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON: %v", err)
+	}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	default:
+		return "number"
+	}
+}
+
+// RequireContentType answers 415 unless the request's media type is want.
+func RequireContentType(r *http.Request, want string) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || !strings.EqualFold(mt, want) {
+		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be %s (got %q)", want, ct)
+	}
+	return nil
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 1
+
+// RequestID returns the request ID the middleware put in ctx.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithRequestID returns ctx carrying id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// NewRequestID returns 16 random hex characters.
+func NewRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// Middleware gives every request an ID (X-Request-Id in the answer and in
+// the log line), recovers panics into a logged 500 and logs one line per
+// request with slog.
+func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := NewRequestID()
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(WithRequestID(r.Context(), id))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if !sw.wrote {
+					WriteError(sw, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// HandlerFunc is an endpoint that returns its error instead of writing it.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Router maps path patterns (http.ServeMux syntax, without methods) to
+// per-method handlers, so that a known path with the wrong method is a JSON
+// 405 method_not_allowed and an unknown path a JSON 404, never ServeMux's
+// plain-text answers.
+type Router struct {
+	mux    *http.ServeMux
+	routes map[string]map[string]HandlerFunc
+}
+
+// NewRouter returns an empty router.
+func NewRouter() *Router {
+	rt := &Router{mux: http.NewServeMux(), routes: map[string]map[string]HandlerFunc{}}
+	rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, Errorf(http.StatusNotFound, "not_found", "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return rt
+}
+
+// Handle registers h for method on pattern.
+func (rt *Router) Handle(method, pattern string, h HandlerFunc) {
+	m, ok := rt.routes[pattern]
+	if !ok {
+		m = map[string]HandlerFunc{}
+		rt.routes[pattern] = m
+		rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			h, ok := m[r.Method]
+			if !ok {
+				allowed := make([]string, 0, len(m))
+				for k := range m {
+					allowed = append(allowed, k)
+				}
+				sort.Strings(allowed)
+				w.Header().Set("Allow", strings.Join(allowed, ", "))
+				WriteError(w, r, Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
+				return
+			}
+			if err := h(w, r); err != nil {
+				WriteError(w, r, err)
+			}
+		})
+	}
+	m[method] = h
+}
+
+// ServeHTTP dispatches to the registered handlers.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
