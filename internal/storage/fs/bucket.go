@@ -106,7 +106,7 @@ func (s *Store) HeadBucket(ctx context.Context, bucket string) (storage.BucketIn
 		return storage.BucketInfo{}, err
 	}
 	var info storage.BucketInfo
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktBuckets).Get([]byte(bucket))
 		if v == nil {
 			return fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
@@ -123,7 +123,7 @@ func (s *Store) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error) {
 		return nil, err
 	}
 	var out []storage.BucketInfo
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktBuckets).ForEach(func(k, v []byte) error {
 			out = append(out, bucketInfo(string(k), v))
 			return nil

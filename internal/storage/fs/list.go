@@ -37,7 +37,7 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, opts storage.Lis
 		max = MaxListKeys
 	}
 	var res storage.ListResult
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ob, _, err := bucketTables(tx, bucket)
 		if err != nil {
 			return err

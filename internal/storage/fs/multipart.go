@@ -132,7 +132,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 }
 
 func (s *Store) uploadExists(bucket, key, uploadID string) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		_, _, err := uploadTable(tx, bucket, key, uploadID)
 		return err
 	})
@@ -244,7 +244,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		allFiles []string
 		total    int64
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		_, u, err := uploadTable(tx, bucket, key, uploadID)
 		if err != nil {
 			return err
@@ -446,7 +446,7 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string, mar
 		out       []storage.PartInfo
 		truncated bool
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		_, u, err := uploadTable(tx, bucket, key, uploadID)
 		if err != nil {
 			return err
@@ -483,7 +483,7 @@ func (s *Store) ListMultipartUploads(ctx context.Context, bucket string, prefix 
 		return nil, err
 	}
 	var out []storage.Upload
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		_, ub, err := bucketTables(tx, bucket)
 		if err != nil {
 			return err

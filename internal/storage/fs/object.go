@@ -46,7 +46,7 @@ func (s *Store) checkTarget(bucket, key string) error {
 	if err := ValidObjectKey(key); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		_, _, err := bucketTables(tx, bucket)
 		return err
 	})
@@ -96,7 +96,7 @@ func (s *Store) unlinkReplaced(bucket, key, file string) {
 // lookup reads key's record.
 func (s *Store) lookup(bucket, key string) (objectRec, error) {
 	var rec objectRec
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ob, _, err := bucketTables(tx, bucket)
 		if err != nil {
 			return err

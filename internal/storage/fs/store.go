@@ -88,6 +88,10 @@ const copyBufferSize = 64 << 10
 // that unrelated keys rarely share one, small enough to be a fixed array.
 const lockStripes = 256
 
+// lockTimeout is how long Open waits for another Store (or process) to
+// release the index; a variable so tests need not wait for it.
+var lockTimeout = 2 * time.Second
+
 // ErrClosed is returned by operations on a Store after Close.
 var ErrClosed = errors.New("fs store is closed")
 
@@ -201,7 +205,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{
 		// A second process on the same directory fails instead of waiting
 		// forever (and instead of garbage-collecting our files).
-		Timeout:        2 * time.Second,
+		Timeout:        lockTimeout,
 		NoFreelistSync: true, // rebuilt at open; saves a write per commit
 		FreelistType:   bolt.FreelistMapType,
 	})
@@ -387,4 +391,13 @@ func checkCtx(ctx context.Context) error {
 		return fmt.Errorf("fs: %w", err)
 	}
 	return nil
+}
+
+// view runs a read transaction, reporting a closed store as ErrClosed.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }
