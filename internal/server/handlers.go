@@ -7,12 +7,15 @@ import (
 
 	"github.com/s3fed/s3fed/internal/admin"
 	"github.com/s3fed/s3fed/internal/jsonapi"
+	"github.com/s3fed/s3fed/internal/sts"
 )
 
 // handlers builds the API listener's and the S3 listener's handlers.
 func (s *Server) handlers() (api http.Handler, s3 http.Handler, err error) {
 	rt := jsonapi.NewRouter()
-	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL}
+	ex := &sts.Service{Store: s.Store, Keys: s.Keys, PublicURL: s.cfg.PublicURL, Skew: s.cfg.ClockSkew, Log: s.cfg.Log}
+	ex.Register(rt)
+	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL, TestConfig: ex.TestSAML}
 	adm.Register(rt)
 	rt.Handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
