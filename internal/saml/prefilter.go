@@ -416,4 +416,3 @@ func isNCName(s string) bool {
 	}
 	return true
 }
-

@@ -1,0 +1,76 @@
+package saml
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"testing"
+	"time"
+)
+
+// expectCode asserts that err is a *Error with the wanted code and that no Assertion came back.
+func expectCode(t *testing.T, a *Assertion, err error, want Code) {
+	t.Helper()
+	if a != nil {
+		t.Fatalf("got an Assertion (%+v) with error %v; want refusal %s", a, err, want)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not *saml.Error; want %s", err, err, want)
+	}
+	if e.Code != want {
+		t.Fatalf("code = %s (%s); want %s", e.Code, e.Reason, want)
+	}
+}
+
+func mustValidate(t *testing.T, xml []byte, cfg *Config) *Assertion {
+	t.Helper()
+	a, err := ValidateXML(context.Background(), xml, cfg)
+	if err != nil {
+		t.Fatalf("valid response refused: %v\n%s", err, xml)
+	}
+	if a == nil {
+		t.Fatal("nil Assertion without error")
+	}
+	return a
+}
+
+func TestValidateHappyPaths(t *testing.T) {
+	keys(t)
+	for _, tc := range []struct {
+		name             string
+		h                how
+		respSig, asrtSig bool
+		certs            []*x509.Certificate
+		key              *testKey
+		noKeyInfo        bool
+	}{
+		{name: "both signed", h: signBoth, respSig: true, asrtSig: true},
+		{name: "response only", h: signRespOnly, respSig: true},
+		{name: "assertion only", h: signAsrtOnly, asrtSig: true},
+		{name: "no KeyInfo", h: how{resp: &signOpts{noKeyInfo: true}, asrt: &signOpts{noKeyInfo: true}}, respSig: true, asrtSig: true},
+		{name: "rotation: new key with both certs", h: how{resp: &signOpts{key: keyIdP2}, asrt: &signOpts{}}, respSig: true, asrtSig: true, certs: []*x509.Certificate{keyIdP2.cert, keyIdP.cert}},
+		{name: "rotation: no KeyInfo tries each cert", h: how{resp: &signOpts{noKeyInfo: true}}, respSig: true, certs: []*x509.Certificate{keyIdP2.cert, keyOld.cert, keyIdP.cert}},
+		{name: "ecdsa raw r||s", h: how{asrt: &signOpts{key: keyEC}}, asrtSig: true, certs: []*x509.Certificate{keyEC.cert}},
+		{name: "ecdsa asn1", h: how{asrt: &signOpts{key: keyEC, asn1ECDSA: true}}, asrtSig: true, certs: []*x509.Certificate{keyEC.cert}},
+		{name: "rsa-sha512 sha384 digest", h: how{resp: &signOpts{sigMethod: algRSASHA512, sigHash: crypto.SHA512, digestMethod: algDigest384, digestHash: crypto.SHA384}}, respSig: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			if tc.certs != nil {
+				cfg.Certificates = tc.certs
+			}
+			a := mustValidate(t, xmlOf(t, resp{}, tc.h), cfg)
+			if a.ResponseSigned != tc.respSig || a.AssertionSigned != tc.asrtSig {
+				t.Fatalf("signed flags = %v/%v", a.ResponseSigned, a.AssertionSigned)
+			}
+			if a.Issuer != tEntityID || a.NameID != "alice@example.com" || a.Attributes[tRole][0] != "reader-role" {
+				t.Fatalf("unexpected assertion %+v", a)
+			}
+			if !a.ReplayUntil.Equal(tNow.Add(5*time.Minute + 60*time.Second)) {
+				t.Fatalf("ReplayUntil = %s", a.ReplayUntil)
+			}
+		})
+	}
+}
