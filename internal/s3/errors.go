@@ -161,7 +161,7 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, r *http.Request, e *Error, resource, requestID, hostID string) {
 	h := w.Header()
 	// Drop success headers a handler may have set before failing.
-	for _, k := range []string{"ETag", "Last-Modified", "Content-Length", "Content-Range", "Accept-Ranges", "Content-Disposition", "Content-Encoding", "Content-Language", "Cache-Control", "Expires"} {
+	for _, k := range []string{"ETag", "Last-Modified", "Content-Length", "Accept-Ranges", "Content-Disposition", "Content-Encoding", "Content-Language", "Cache-Control", "Expires"} {
 		h.Del(k)
 	}
 	if r.Method == http.MethodHead {
