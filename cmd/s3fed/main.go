@@ -49,7 +49,7 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newAdminCmd(), newIdpCmd())
+	root.AddCommand(newServeCmd(), newAdminCmd(), newCredsCmd(), newIdpCmd())
 	for _, c := range extraCommands {
 		root.AddCommand(c())
 	}
