@@ -51,6 +51,9 @@ type API struct {
 	Keys KeyInvalidator
 	// PublicURL is the base of the SAML SP URLs shown with each config.
 	PublicURL string
+	// Policies holds the compiled access policies; nil disables the
+	// access-policy endpoints.
+	Policies *Policies
 	// TestConfig serves POST .../CONFIG:test; nil until the exchange is wired.
 	TestConfig func(w http.ResponseWriter, r *http.Request, cfg store.Config) error
 }
@@ -214,6 +217,9 @@ func (a *API) Register(rt *jsonapi.Router) {
 	rt.Handle("GET", "/v1/admin/orgs/{org}/access-keys", a.authed(a.listAccessKeys))
 	rt.Handle("POST", "/v1/cwobject/revoke-access-key/access-key", a.authed(a.revokeKey))
 	rt.Handle("POST", "/v1/cwobject/revoke-access-key/principal", a.authed(a.revokePrincipal))
+	if a.Policies != nil {
+		a.registerPolicies(rt)
+	}
 }
 
 // --- orgs ---

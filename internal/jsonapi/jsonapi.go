@@ -25,6 +25,9 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// Details are extra fields of the error body, such as the full problem
+	// list of a refused policy document.
+	Details map[string]any
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -63,7 +66,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the request ID is in the server log"}
 	}
-	WriteJSON(w, ae.Status, map[string]string{"code": ae.Code, "message": ae.Message})
+	body := map[string]any{}
+	for k, v := range ae.Details {
+		body[k] = v
+	}
+	body["code"], body["message"] = ae.Code, ae.Message
+	WriteJSON(w, ae.Status, body)
 }
 
 // Decode reads a JSON object from r's body into v strictly: the content type

@@ -7,6 +7,7 @@ import (
 
 	"github.com/s3fed/s3fed/internal/admin"
 	"github.com/s3fed/s3fed/internal/jsonapi"
+	"github.com/s3fed/s3fed/internal/policy"
 	"github.com/s3fed/s3fed/internal/sts"
 )
 
@@ -15,7 +16,11 @@ func (s *Server) handlers() (api http.Handler, s3 http.Handler, err error) {
 	rt := jsonapi.NewRouter()
 	ex := &sts.Service{Store: s.Store, Keys: s.Keys, PublicURL: s.cfg.PublicURL, Skew: s.cfg.ClockSkew, Log: s.cfg.Log}
 	ex.Register(rt)
-	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL, TestConfig: ex.TestSAML}
+	s.Policies = &admin.Policies{Set: &policy.Set{}}
+	if err := s.Policies.LoadAll(context.Background(), s.Store); err != nil {
+		return nil, nil, err
+	}
+	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL, TestConfig: ex.TestSAML, Policies: s.Policies}
 	adm.Register(rt)
 	rt.Handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

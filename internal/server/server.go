@@ -84,6 +84,7 @@ type Server struct {
 	Store    store.Store
 	Keys     *creds.Keyring
 	Creds    *creds.Cache
+	Policies *admin.Policies
 	api, s3  *http.Server
 	apiLn    net.Listener
 	s3Ln     net.Listener
