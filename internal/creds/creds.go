@@ -150,10 +150,12 @@ func (k *Keyring) SessionToken(id string) (string, error) { return k.mac(id, "s3
 func Duration(requestedSeconds int, maxDuration time.Duration, now, notAfter time.Time) (time.Duration, error) {
 	d := DefaultDuration
 	if requestedSeconds != 0 {
-		d = time.Duration(requestedSeconds) * time.Second
-		if requestedSeconds < 1 || d > MaxDuration {
+		// Compare in seconds before converting: a huge request would
+		// overflow time.Duration and could wrap into the valid range.
+		if requestedSeconds < 1 || requestedSeconds > int(MaxDuration/time.Second) {
 			return 0, fmt.Errorf("durationSeconds must be from 1 to %d", int(MaxDuration/time.Second))
 		}
+		d = time.Duration(requestedSeconds) * time.Second
 	}
 	if maxDuration > 0 && d > maxDuration {
 		d = maxDuration
