@@ -38,6 +38,9 @@ func splitResponse(resp *etree.Element) (*responseParts, error) {
 		case is(k, NSAssertion, "Issuer"):
 			at, p.issuer = 0, k
 		case is(k, NSDSig, "Signature"):
+			if p.sig != nil {
+				return nil, refuse(CodeInvalidSignature, "Response has more than one Signature")
+			}
 			at, p.sig = 1, k
 		case is(k, NSProtocol, "Extensions"):
 			at = 2
@@ -85,6 +88,9 @@ func splitAssertion(a *etree.Element) (*assertionParts, error) {
 		case is(k, NSAssertion, "Issuer"):
 			at, p.issuer = 0, k
 		case is(k, NSDSig, "Signature"):
+			if p.sig != nil {
+				return nil, refuse(CodeInvalidSignature, "Assertion has more than one Signature")
+			}
 			at, p.sig = 1, k
 		case is(k, NSAssertion, "Subject"):
 			at, p.subject = 2, k

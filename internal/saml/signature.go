@@ -156,8 +156,11 @@ func checkSignatureProfile(parent, sig *etree.Element, parentID string) (*sigPro
 		return nil, err
 	}
 	p.method, _ = attr(method, "Algorithm")
-	if _, ok := signatureMethods[p.method]; !ok || len(method.ChildElements()) != 0 {
+	if _, ok := signatureMethods[p.method]; !ok {
 		return nil, refuse(CodeInvalidSignature, "SignatureMethod %s is not allowed (RSA or ECDSA with SHA-256/384/512 only)", quote(p.method))
+	}
+	if len(method.ChildElements()) != 0 {
+		return nil, refuse(CodeInvalidSignature, "SignatureMethod must be empty (no HMACOutputLength or parameters)")
 	}
 	if err := onlyAttrs(method, "Algorithm"); err != nil {
 		return nil, err
