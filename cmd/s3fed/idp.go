@@ -63,6 +63,7 @@ valid longer).`,
   s3fed idp keygen --key-type ecdsa-p256 --cn corp-test-idp --out-cert corp.pem --out-key corp-key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true // flags parsed: errors from here on are not usage errors
 			if days < 1 || days > 5110 {
 				return fmt.Errorf("--days %d out of range 1..5110", days)
 			}
@@ -140,6 +141,7 @@ The assertion is valid from now for --ttl (default 5m, at most 24h).`,
   s3fed idp sign --org abc123 --principal alice@example.com --role reader --sign assertion --xml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SilenceUsage = true // flags parsed: errors from here on are not usage errors
 			certPEM, err := os.ReadFile(certFile)
 			if err != nil {
 				return fmt.Errorf("read --cert: %w (run 's3fed idp keygen' first)", err)
