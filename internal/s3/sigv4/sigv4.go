@@ -693,7 +693,8 @@ func (v *Verifier) buildBody(res *Result, rq *request, key *[32]byte) *Error {
 			}
 			break
 		}
-		checks = append(checks, digestCheck{h: sha256.New(), want: want, code: CodeXAmzContentSHA256Mismatch, label: "x-amz-content-sha256"})
+		// First, so a corrupted body is reported as S3 does: the signed hash did not match.
+		checks = append([]digestCheck{{h: sha256.New(), want: want, code: CodeXAmzContentSHA256Mismatch, label: "x-amz-content-sha256"}}, checks...)
 	}
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		if len(checks) == 0 {
