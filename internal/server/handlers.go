@@ -2,17 +2,22 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/s3fed/s3fed/internal/admin"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/policy"
+	"github.com/s3fed/s3fed/internal/s3"
+	"github.com/s3fed/s3fed/internal/s3/sigv4"
+	"github.com/s3fed/s3fed/internal/storage/fs"
 	"github.com/s3fed/s3fed/internal/sts"
 )
 
 // handlers builds the API listener's and the S3 listener's handlers.
-func (s *Server) handlers() (api http.Handler, s3 http.Handler, err error) {
+func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 	rt := jsonapi.NewRouter()
 	ex := &sts.Service{Store: s.Store, Keys: s.Keys, PublicURL: s.cfg.PublicURL, Skew: s.cfg.ClockSkew, Log: s.cfg.Log}
 	ex.Register(rt)
@@ -36,10 +41,34 @@ func (s *Server) handlers() (api http.Handler, s3 http.Handler, err error) {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	})
-	s3h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusNotImplemented)
-		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<Error><Code>NotImplemented</Code><Message>the S3 gateway is not enabled in this build</Message></Error>`))
-	})
+	s3h, err = s.gateway()
+	if err != nil {
+		return nil, nil, err
+	}
 	return rt, s3h, nil
+}
+
+// gateway builds the S3 front door over the embedded store.
+func (s *Server) gateway() (http.Handler, error) {
+	backend, err := fs.Open(filepath.Join(s.cfg.DataDir, "objects"), fs.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open object store: %w", err)
+	}
+	s.closeFns = append(s.closeFns, backend.Close)
+	aw := newAuditWriter(s.Store, s.cfg.Log)
+	s.closeFns = append(s.closeFns, aw.Close)
+	return s3.New(s3.Config{
+		Authenticator: &sigv4.Verifier{Region: s.cfg.Region, Service: "s3", Source: credSource{s.Creds}},
+		Authorizer:    &authorizer{set: s.Policies.Set},
+		Buckets:       bucketRecords{s.Store},
+		Backend:       backend,
+		AccessLog:     aw,
+		Region:        s.cfg.Region,
+		Domain:        s.cfg.S3Domain,
+		Logger:        s.cfg.Log,
+		PolicyValidator: func(bucket string, doc []byte) error {
+			_, err := policy.ParseBucketPolicy(doc, bucket)
+			return err
+		},
+	})
 }

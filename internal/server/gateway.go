@@ -1,0 +1,217 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/s3fed/s3fed/internal/creds"
+	"github.com/s3fed/s3fed/internal/policy"
+	"github.com/s3fed/s3fed/internal/s3"
+	"github.com/s3fed/s3fed/internal/s3/sigv4"
+	"github.com/s3fed/s3fed/internal/store"
+)
+
+// credSource adapts the credential cache to what SigV4 verification needs.
+type credSource struct{ c *creds.Cache }
+
+func (s credSource) Credential(ctx context.Context, id string) (sigv4.Credential, error) {
+	c, err := s.c.Lookup(ctx, id)
+	switch {
+	case errors.Is(err, creds.ErrUnknownKey), errors.Is(err, creds.ErrRevoked):
+		return sigv4.Credential{}, fmt.Errorf("%w: %w", sigv4.ErrUnknownAccessKey, err)
+	case errors.Is(err, creds.ErrExpired):
+		return sigv4.Credential{}, fmt.Errorf("%w: %w", sigv4.ErrExpiredCredential, err)
+	case err != nil:
+		return sigv4.Credential{}, err
+	}
+	return sigv4.Credential{AccessKeyID: c.Key.ID, SecretKey: c.Secret, SessionToken: c.SessionToken, Expiry: c.Key.Expiry, Identity: c.Identity()}, nil
+}
+
+// authorizer decides S3 actions with the org policies and the bucket policy
+// (policy.Authorize); parsed bucket policies are cached by their text.
+type authorizer struct {
+	set *policy.Set
+
+	mu     sync.Mutex
+	parsed map[string]*policy.BucketPolicy
+}
+
+func (a *authorizer) bucketPolicy(bucket string, doc []byte) (*policy.BucketPolicy, error) {
+	if len(doc) == 0 {
+		return nil, nil
+	}
+	k := bucket + "\x00" + string(doc)
+	a.mu.Lock()
+	bp, ok := a.parsed[k]
+	a.mu.Unlock()
+	if ok {
+		return bp, nil
+	}
+	bp, err := policy.ParseBucketPolicy(doc, bucket)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if a.parsed == nil || len(a.parsed) > 10000 {
+		a.parsed = map[string]*policy.BucketPolicy{}
+	}
+	a.parsed[k] = bp
+	a.mu.Unlock()
+	return bp, nil
+}
+
+func (a *authorizer) Authorize(ctx context.Context, r s3.AuthzRequest) s3.AuthzDecision {
+	id := r.Identity
+	bp, err := a.bucketPolicy(r.Bucket, r.BucketPolicy)
+	if err != nil {
+		// A stored policy that no longer parses denies (fail closed), except
+		// for the bucket-policy actions, which org policies alone decide.
+		if !policy.IsBucketPolicyAction(r.Action) {
+			return s3.AuthzDecision{Reason: "the bucket policy cannot be evaluated: " + err.Error()}
+		}
+		bp = nil
+	}
+	owner := r.BucketOwnerOrg
+	if owner == "" {
+		// No existing bucket (CreateBucket, or a request about a missing
+		// bucket): only the caller's own org policies decide.
+		owner = id.OrgID
+	}
+	d := policy.Authorize(a.set.Engine(id.OrgID), bp, owner, policy.Request{OrgID: id.OrgID, PrincipalName: id.PrincipalName,
+		Role: id.Role, Groups: id.Groups, Attributes: id.Attributes, Action: r.Action, Resource: r.Resource},
+		policy.BucketContext{SourceIP: r.SourceIP, SecureTransport: r.SecureTransport, Prefix: r.Prefix})
+	out := s3.AuthzDecision{Allowed: d.Allowed(), Reason: d.Reason}
+	if len(d.Statements) > 0 {
+		ref := d.Statements[0]
+		if ref.Policy != "" {
+			out.Statement = ref.Policy + "/" + ref.Statement
+		} else {
+			out.Statement = "bucket-policy:" + ref.Bucket + "/" + ref.Statement
+		}
+	}
+	return out
+}
+
+// bucketRecords keeps bucket ownership and bucket policies in the state store.
+type bucketRecords struct{ st store.Store }
+
+func (b bucketRecords) Owner(ctx context.Context, name string) (s3.BucketRecord, []byte, error) {
+	bk, err := b.st.GetBucket(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return s3.BucketRecord{}, nil, s3.ErrNoSuchBucket
+	}
+	if err != nil {
+		return s3.BucketRecord{}, nil, err
+	}
+	return s3.BucketRecord{Name: bk.Name, OrgID: bk.OrgID, CreatedBy: bk.CreatedBy, Created: bk.Created}, bk.Policy, nil
+}
+
+func (b bucketRecords) Create(ctx context.Context, rec s3.BucketRecord) error {
+	err := b.st.Update(ctx, func(tx store.Tx) error {
+		return tx.CreateBucket(ctx, store.Bucket{Name: rec.Name, OrgID: rec.OrgID, CreatedBy: rec.CreatedBy, Created: rec.Created})
+	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return s3.ErrBucketExists
+	}
+	return err
+}
+
+func (b bucketRecords) Delete(ctx context.Context, name string) error {
+	err := b.st.Update(ctx, func(tx store.Tx) error { return tx.DeleteBucket(ctx, name) })
+	if errors.Is(err, store.ErrNotFound) {
+		return s3.ErrNoSuchBucket
+	}
+	return err
+}
+
+func (b bucketRecords) List(ctx context.Context, org string) ([]s3.BucketRecord, error) {
+	bs, err := b.st.ListBuckets(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]s3.BucketRecord, 0, len(bs))
+	for _, bk := range bs {
+		out = append(out, s3.BucketRecord{Name: bk.Name, OrgID: bk.OrgID, CreatedBy: bk.CreatedBy, Created: bk.Created})
+	}
+	return out, nil
+}
+
+func (b bucketRecords) SetPolicy(ctx context.Context, name string, doc []byte) error {
+	err := b.st.Update(ctx, func(tx store.Tx) error { return tx.SetBucketPolicy(ctx, name, doc) })
+	if errors.Is(err, store.ErrNotFound) {
+		return s3.ErrNoSuchBucket
+	}
+	return err
+}
+
+func (b bucketRecords) DeletePolicy(ctx context.Context, name string) error {
+	return b.SetPolicy(ctx, name, nil)
+}
+
+// auditWriter batches S3 access events into the store off the request path.
+// A full buffer applies back-pressure rather than dropping events: an audit
+// log with silent gaps would be worse than a slower request.
+type auditWriter struct {
+	st  store.Store
+	log *slog.Logger
+	ch  chan store.Event
+	wg  sync.WaitGroup
+}
+
+func newAuditWriter(st store.Store, log *slog.Logger) *auditWriter {
+	w := &auditWriter{st: st, log: log, ch: make(chan store.Event, 8192)}
+	w.wg.Add(1)
+	go w.run()
+	return w
+}
+
+func (w *auditWriter) LogAccess(ctx context.Context, ev s3.AccessEvent) {
+	w.ch <- store.Event{Time: ev.Time, OrgID: ev.OrgID, Kind: "s3", Action: ev.Action, Target: ev.Resource, Outcome: ev.Decision,
+		Code: ev.ErrorCode, RequestID: ev.RequestID, ClientIP: ev.SourceIP, PrincipalName: ev.PrincipalName, Role: ev.Role,
+		AccessKeyID: ev.AccessKeyID, Details: map[string]any{"statement": ev.Statement, "status": ev.Status, "bytesIn": ev.BytesIn, "bytesOut": ev.BytesOut}}
+}
+
+func (w *auditWriter) run() {
+	defer w.wg.Done()
+	batch := make([]store.Event, 0, 256)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := w.st.AppendEvents(ctx, batch); err != nil {
+			w.log.Error("audit: write S3 access events", "events", len(batch), "err", err)
+		}
+		cancel()
+		batch = batch[:0]
+	}
+	for ev := range w.ch {
+		batch = append(batch, ev)
+		// Drain whatever is already queued, then write it as one transaction.
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case ev, ok := <-w.ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		flush()
+	}
+	flush()
+}
+
+// Close writes what is queued and stops.
+func (w *auditWriter) Close() error {
+	close(w.ch)
+	w.wg.Wait()
+	return nil
+}
