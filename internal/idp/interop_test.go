@@ -159,10 +159,27 @@ func config(kf keyFiles, issuer string, now time.Time) *saml.Config {
 	}
 }
 
+// profile is the algorithm set written into xmlsec1's signature template.
+type profile struct {
+	name, c14n, sig, digest string
+}
+
+const (
+	excC14N      = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	excC14NCmt   = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"
+	incC14N      = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+	digestSHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+	digestSHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
+	digestSHA1   = "http://www.w3.org/2000/09/xmldsig#sha1"
+	sigRSA512    = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+	sigRSA1      = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+	sigECDSA384  = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+)
+
 // template fills scripts/interop/response-template.xml. Signature
 // templates go where mode asks for them (for xmlsec1); python3-saml adds
 // its own, so it gets none.
-func template(t *testing.T, issuer, sigMethod string, withResp, withAssertion bool, now time.Time) []byte {
+func template(t *testing.T, issuer string, p profile, withResp, withAssertion bool, now time.Time) []byte {
 	t.Helper()
 	tmpl, err := os.ReadFile(script("response-template.xml"))
 	if err != nil {
@@ -177,8 +194,9 @@ func template(t *testing.T, issuer, sigMethod string, withResp, withAssertion bo
 		if !on {
 			return ""
 		}
-		s := strings.ReplaceAll(string(sigTmpl), "{{SIGNATURE_METHOD}}", sigMethod)
-		return "\n    " + strings.TrimRight(strings.ReplaceAll(s, "{{REFERENCE_ID}}", id), "\n")
+		s := strings.NewReplacer("{{SIGNATURE_METHOD}}", p.sig, "{{C14N_METHOD}}", p.c14n,
+			"{{DIGEST_METHOD}}", p.digest, "{{REFERENCE_ID}}", id).Replace(string(sigTmpl))
+		return "\n    " + strings.TrimRight(s, "\n")
 	}
 	r := strings.NewReplacer(
 		"{{RESPONSE_ID}}", respID,
@@ -347,16 +365,73 @@ func TestInteropXmlsec1SignedAccepted(t *testing.T) {
 		for _, m := range modes {
 			t.Run(string(kf.kt)+"/"+string(m.name), func(t *testing.T) {
 				issuer := "https://idp.example.com/xmlsec1"
-				tmpl := writeTemp(t, template(t, issuer, kf.signatureMethodName, m.response, m.assertion, now))
-				x, err := run(t, nil, script("xmlsec1-sign.sh"), string(m.name), kf.keyPath, kf.certPath, tmpl)
-				if err != nil {
-					t.Fatalf("xmlsec1 sign: %v", err)
-				}
+				p := profile{c14n: excC14N, sig: kf.signatureMethodName, digest: digestSHA256}
+				x := xmlsec1Sign(t, kf, template(t, issuer, p, m.response, m.assertion, now), m.name)
 				if n := bytes.Count(x, []byte("<ds:SignatureValue>")); n != btoi(m.response)+btoi(m.assertion) {
 					t.Fatalf("xmlsec1 produced %d signatures", n)
 				}
 				checkAccepted(t, x, kf, issuer, now, m.response, m.assertion)
 				checkTampersRefused(t, x, kf, issuer, now)
+			})
+		}
+	}
+}
+
+func xmlsec1Sign(t *testing.T, kf keyFiles, tmpl []byte, mode idp.SignMode) []byte {
+	t.Helper()
+	x, err := run(t, nil, script("xmlsec1-sign.sh"), string(mode), kf.keyPath, kf.certPath, writeTemp(t, tmpl))
+	if err != nil {
+		t.Fatalf("xmlsec1 sign: %v", err)
+	}
+	return x
+}
+
+// TestInteropXmlsec1Algorithms: real signatures made by xmlsec1 with other
+// algorithms. SHA-2 variants are accepted; SHA-1 (signature or digest),
+// inclusive C14N and C14N WithComments are refused even though the
+// signature itself is cryptographically valid (SAML-THREATS.md).
+func TestInteropXmlsec1Algorithms(t *testing.T) {
+	needXmlsec1(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	ks := interopKeys(t)
+	rsa, ec := ks[0], ks[1]
+	tests := []struct {
+		p      profile
+		kf     keyFiles
+		accept bool
+	}{
+		{profile{"rsa-sha512 sha512", excC14N, sigRSA512, digestSHA512}, rsa, true},
+		{profile{"rsa-sha256 sha512", excC14N, sigRSA256, digestSHA512}, rsa, true},
+		{profile{"ecdsa-sha384 sha256", excC14N, sigECDSA384, digestSHA256}, ec, true},
+		{profile{"rsa-sha1", excC14N, sigRSA1, digestSHA256}, rsa, false},
+		{profile{"sha1 digest", excC14N, sigRSA256, digestSHA1}, rsa, false},
+		{profile{"inclusive c14n", incC14N, sigRSA256, digestSHA256}, rsa, false},
+		{profile{"exc-c14n with comments", excC14NCmt, sigRSA256, digestSHA256}, rsa, false},
+	}
+	for _, tt := range tests {
+		for _, m := range []struct {
+			name                idp.SignMode
+			response, assertion bool
+		}{{idp.SignAssertion, false, true}, {idp.SignResponse, true, false}} {
+			t.Run(tt.p.name+"/"+string(m.name), func(t *testing.T) {
+				issuer := "https://idp.example.com/xmlsec1"
+				x := xmlsec1Sign(t, tt.kf, template(t, issuer, tt.p, m.response, m.assertion, now), m.name)
+				if !bytes.Contains(x, []byte(`Algorithm="`+tt.p.sig+`"`)) || !bytes.Contains(x, []byte(`Algorithm="`+tt.p.digest+`"`)) {
+					t.Fatal("xmlsec1 output lacks the requested algorithms")
+				}
+				// The signature is genuine: xmlsec1 itself verifies it.
+				if out, err := run(t, nil, script("xmlsec1-verify.sh"), tt.kf.certPath, writeTemp(t, x), string(m.name)); err != nil {
+					t.Fatalf("xmlsec1 does not verify its own signature: %v\n%s", err, out)
+				}
+				if tt.accept {
+					checkAccepted(t, x, tt.kf, issuer, now, m.response, m.assertion)
+					return
+				}
+				a, err := saml.ValidateXML(context.Background(), x, config(tt.kf, issuer, now))
+				var se *saml.Error
+				if err == nil || a != nil || !errors.As(err, &se) || se.Code != saml.CodeInvalidSignature {
+					t.Fatalf("want refusal with %s, got assertion %v, err %v", saml.CodeInvalidSignature, a != nil, err)
+				}
 			})
 		}
 	}
@@ -370,7 +445,7 @@ func TestInteropPython3SamlSignedAccepted(t *testing.T) {
 	for _, m := range modes {
 		t.Run(string(kf.kt)+"/"+string(m.name), func(t *testing.T) {
 			issuer := "https://idp.example.com/python3-saml"
-			x, err := run(t, template(t, issuer, "", false, false, now), pythonPath, script("python3-saml-sign.py"),
+			x, err := run(t, template(t, issuer, profile{}, false, false, now), pythonPath, script("python3-saml-sign.py"),
 				"sign", "--mode", string(m.name), "--key", kf.keyPath, "--cert", kf.certPath)
 			if err != nil {
 				t.Fatalf("python3-saml sign: %v", err)
