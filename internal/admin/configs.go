@@ -298,6 +298,7 @@ func (a *API) deleteConfig(w http.ResponseWriter, r *http.Request, c Caller) err
 func (a *API) configAction(w http.ResponseWriter, r *http.Request, c Caller) error {
 	id, verb, ok := strings.Cut(r.PathValue("config"), ":")
 	if !ok {
+		w.Header().Set("Allow", "DELETE, GET, PATCH")
 		return jsonapi.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "POST is not allowed on a config; use PATCH to change it or POST .../CONFIG:revoke-keys")
 	}
 	switch verb {
