@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +46,21 @@ type liveEnv struct {
 	authz *testAuthz
 	log   *memLog
 	store *fs.Store
+
+	mu    sync.Mutex
+	modes map[string]int // x-amz-content-sha256 modes seen
 }
+
+// seen reports whether a payload mode reached the verifier.
+func (e *liveEnv) seen(mode string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.modes[mode] > 0
+}
+
+type authFunc func(*http.Request) (*sigv4.Result, error)
+
+func (f authFunc) Verify(r *http.Request) (*sigv4.Result, error) { return f(r) }
 
 func newLiveEnv(t *testing.T, useTLS bool, domain string) *liveEnv {
 	t.Helper()
@@ -66,8 +81,22 @@ func newLiveEnv(t *testing.T, useTLS bool, domain string) *liveEnv {
 		}
 		return c, nil
 	})}
+	e.modes = map[string]int{}
+	rec := authFunc(func(r *http.Request) (*sigv4.Result, error) {
+		mode := r.Header.Get("X-Amz-Content-Sha256")
+		if len(mode) == 64 {
+			mode = "hex"
+		}
+		if r.URL.Query().Get("X-Amz-Signature") != "" {
+			mode = "presigned"
+		}
+		e.mu.Lock()
+		e.modes[mode]++
+		e.mu.Unlock()
+		return ver.Verify(r)
+	})
 	e.srv, err = New(Config{
-		Authenticator: ver, Authorizer: e.authz, Buckets: e.bk, Backend: store, AccessLog: e.log,
+		Authenticator: rec, Authorizer: e.authz, Buckets: e.bk, Backend: store, AccessLog: e.log,
 		Domain: domain, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -103,6 +132,9 @@ func (e *liveEnv) sdk(t *testing.T, key string, virtualHost string) *s3.Client {
 		Region:      "us-east-1",
 		Credentials: awscreds.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretKey, c.SessionToken),
 		HTTPClient:  hc,
+		// config.LoadDefaultConfig's defaults: checksums whenever supported.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
@@ -150,8 +182,56 @@ func TestSDK(t *testing.T) {
 	}{{"http", false}, {"tls", true}} {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newLiveEnv(t, mode.tls, "")
-			sdkOperations(t, e, e.sdk(t, "AKIAALICE0000000", ""))
+			c := e.sdk(t, "AKIAALICE0000000", "")
+			if mode.tls {
+				sdkStreamingTrailer(t, c)
+			}
+			sdkOperations(t, e, c)
+			// Over TLS the SDK sends UNSIGNED-PAYLOAD with a checksum header,
+			// or aws-chunked with a trailing checksum for unseekable bodies;
+			// over HTTP it signs the hex payload hash.
+			want := []string{"hex"}
+			if mode.tls {
+				want = []string{"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"}
+			}
+			for _, w := range want {
+				if !e.seen(w) {
+					t.Errorf("payload mode %s never used: %v", w, e.modes)
+				}
+			}
 		})
+	}
+}
+
+// sdkStreamingTrailer uploads unseekable bodies, which the SDK sends over
+// TLS as aws-chunked with a trailing CRC32 checksum.
+func sdkStreamingTrailer(t *testing.T, c *s3.Client) {
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("trailer")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{0, 1, 64 << 10, 1<<20 + 17} {
+		data := randBytes(t, size)
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("trailer"), Key: aws.String("obj"),
+			Body: struct{ io.Reader }{bytes.NewReader(data)}, ContentLength: aws.Int64(int64(size))})
+		if err != nil {
+			t.Fatalf("streaming PutObject %d: %v", size, err)
+		}
+		got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("trailer"), Key: aws.String("obj")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(got.Body)
+		got.Body.Close()
+		if !bytes.Equal(b, data) || aws.ToString(got.ContentEncoding) != "" {
+			t.Errorf("streamed %d bytes: got %d, encoding %q", size, len(b), aws.ToString(got.ContentEncoding))
+		}
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("trailer"), Key: aws.String("obj")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("trailer")}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -595,6 +675,10 @@ func TestMinio(t *testing.T) {
 			}
 			if err := mc.RemoveBucket(ctx, "mbucket"); err != nil {
 				t.Errorf("RemoveBucket: %v", err)
+			}
+			// minio-go signs aws-chunked streams over plain HTTP.
+			if !mode.tls && !e.seen("STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
+				t.Errorf("minio-go never streamed signed aws-chunked: %v", e.modes)
 			}
 		})
 	}
