@@ -88,11 +88,15 @@ func benchmarkDecide(b *testing.B, n int) {
 	b.ReportAllocs()
 	allowed := 0
 	i := 0
+	cpu0, cpuOK := processCPUTime()
 	for b.Loop() {
 		if e.Decide(reqs[i&1023]).Allowed() {
 			allowed++
 		}
 		i++
+	}
+	if cpu1, ok := processCPUTime(); ok && cpuOK && i > 0 {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(i), "cpu-ns/op")
 	}
 	if allowed == 0 || allowed == i {
 		b.Fatalf("benchmark decides everything the same way (%d of %d allowed)", allowed, i)

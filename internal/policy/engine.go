@@ -129,11 +129,17 @@ type wildAction struct {
 }
 
 // principalIndex holds every statement naming one principal key, indexed by
-// action: literal actions by their lowercase name, wildcard patterns as a
-// list of distinct patterns (a policy vocabulary has few: "*", "s3:Get*", …).
+// action: literal actions by their lowercase name (exact), wildcard patterns
+// as a list of distinct patterns (wild; a policy vocabulary has few: "*",
+// "s3:Get*", …). When the principal has wildcard patterns, known maps every
+// catalogued S3 action (knownActions) to the resource indexes of all
+// patterns matching it, precomputed at compile time, so a catalogued request
+// action costs one lookup and no wildcard matching. The indexes are shared,
+// not copied, which keeps an Engine's memory proportional to its statements.
 type principalIndex struct {
 	exact map[string]*resIndex
 	wild  []wildAction
+	known map[string][]*resIndex
 }
 
 // attrIndex maps an attribute's values to their statements.
@@ -219,6 +225,17 @@ func Compile(orgID string, docs []*Document) (*Engine, error) {
 	for key, values := range attrs {
 		e.attrs = append(e.attrs, attrIndex{key: key, values: values})
 	}
+	e.any.finish()
+	for _, m := range []map[string]*principalIndex{e.roles, e.groups, e.names} {
+		for _, pi := range m {
+			pi.finish()
+		}
+	}
+	for _, values := range attrs {
+		for _, pi := range values {
+			pi.finish()
+		}
+	}
 	slices.SortFunc(e.attrs, func(a, b attrIndex) int { return strings.Compare(a.key, b.key) })
 	return e, nil
 }
@@ -265,37 +282,68 @@ func getIndex(m map[string]*principalIndex, key string) *principalIndex {
 // add files every (action, resource) pair of cs under this principal.
 func (pi *principalIndex) add(cs *cstmt) {
 	for _, a := range cs.actions {
-		var ri *resIndex
 		if a.kind == matchExact {
-			ri = pi.exact[a.text]
+			ri := pi.exact[a.text]
 			if ri == nil {
 				ri = &resIndex{byBucket: map[string][]resEntry{}}
 				pi.exact[a.text] = ri
 			}
-		} else {
-			for i := range pi.wild {
-				if pi.wild[i].pat == a {
-					ri = pi.wild[i].idx
-					break
-				}
-			}
-			if ri == nil {
-				ri = &resIndex{byBucket: map[string][]resEntry{}}
-				pi.wild = append(pi.wild, wildAction{pat: a, idx: ri})
+			ri.addAll(cs)
+			continue
+		}
+		var ri *resIndex
+		for i := range pi.wild {
+			if pi.wild[i].pat == a {
+				ri = pi.wild[i].idx
+				break
 			}
 		}
-		for _, r := range cs.resources {
-			ri.add(resEntry{st: cs, pat: r})
+		if ri == nil {
+			ri = &resIndex{byBucket: map[string][]resEntry{}}
+			pi.wild = append(pi.wild, wildAction{pat: a, idx: ri})
+		}
+		ri.addAll(cs)
+	}
+}
+
+// finish precomputes known once every statement is filed.
+func (pi *principalIndex) finish() {
+	if len(pi.wild) == 0 {
+		return // exact alone answers every action
+	}
+	pi.known = map[string][]*resIndex{}
+	for action := range knownActions {
+		var list []*resIndex
+		if ri, ok := pi.exact[action]; ok {
+			list = append(list, ri)
+		}
+		for i := range pi.wild {
+			if pi.wild[i].pat.match(action) {
+				list = append(list, pi.wild[i].idx)
+			}
+		}
+		if len(list) > 0 {
+			pi.known[action] = list
 		}
 	}
 }
 
+// addAll files every resource pattern of cs.
+func (ri *resIndex) addAll(cs *cstmt) {
+	for _, r := range cs.resources {
+		ri.add(resEntry{st: cs, pat: r})
+	}
+}
+
 func (ri *resIndex) add(e resEntry) {
-	// The raw pattern text: for matchPrefix only the literal part is kept,
-	// which is exactly what decides whether the bucket part is literal.
+	// The bucket part is literal when the pattern starts with a wildcard-free
+	// bucket name followed by '/' (or is an exact bucket name). For
+	// matchPrefix text holds the literal part before the trailing '*', for
+	// matchExact and matchGlob the whole pattern; matchSuffix and matchAll
+	// start with '*'.
 	bucket, _, hasSlash := strings.Cut(e.pat.text, "/")
-	literalBucket := e.pat.kind != matchAll && !strings.ContainsAny(bucket, "*?") &&
-		(hasSlash || e.pat.kind == matchExact)
+	literalBucket := e.pat.kind != matchAll && e.pat.kind != matchSuffix &&
+		!strings.ContainsAny(bucket, "*?") && (hasSlash || e.pat.kind == matchExact)
 	if literalBucket {
 		ri.byBucket[bucket] = append(ri.byBucket[bucket], e)
 		return
@@ -331,15 +379,25 @@ func (b *best) scanRes(ri *resIndex, bucket, res string, global bool) {
 }
 
 // scan visits the statements of one principal key that can match the action.
-// lower is the lowercased action when it fit the stack buffer.
-func (b *best) scan(pi *principalIndex, action string, lower []byte, lowerOK bool, bucket, res string, global bool) {
+// lower is the lowercased action when it fit the stack buffer; known says it
+// is a catalogued S3 action.
+func (b *best) scan(pi *principalIndex, action string, lower []byte, lowerOK, known bool, bucket, res string, global bool) {
 	if pi == nil {
+		return
+	}
+	if known && pi.known != nil {
+		for _, ri := range pi.known[string(lower)] {
+			b.scanRes(ri, bucket, res, global)
+		}
 		return
 	}
 	if lowerOK {
 		if ri, ok := pi.exact[string(lower)]; ok {
 			b.scanRes(ri, bucket, res, global)
 		}
+	}
+	if known {
+		return // no wildcard patterns under this principal
 	}
 	for i := range pi.wild {
 		w := &pi.wild[i]
@@ -369,29 +427,33 @@ func (e *Engine) Decide(req Request) Decision {
 			lower = append(lower, lowerASCII(req.Action[i]))
 		}
 	}
+	known := false
+	if lowerOK {
+		_, known = knownActions[string(lower)]
+	}
 	global := isGlobalResource(req.Resource)
 	bucket := req.Resource
 	if i := strings.IndexByte(bucket, '/'); i >= 0 {
 		bucket = bucket[:i]
 	}
 	var b best
-	b.scan(e.any, req.Action, lower, lowerOK, bucket, req.Resource, global)
+	b.scan(e.any, req.Action, lower, lowerOK, known, bucket, req.Resource, global)
 	if req.Role != "" {
-		b.scan(e.roles[req.Role], req.Action, lower, lowerOK, bucket, req.Resource, global)
+		b.scan(e.roles[req.Role], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
 	}
 	for _, g := range req.Groups {
-		b.scan(e.groups[g], req.Action, lower, lowerOK, bucket, req.Resource, global)
+		b.scan(e.groups[g], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
 	}
 	if len(req.Attributes) > 0 {
 		for i := range e.attrs {
 			a := &e.attrs[i]
 			for _, v := range req.Attributes[a.key] {
-				b.scan(a.values[v], req.Action, lower, lowerOK, bucket, req.Resource, global)
+				b.scan(a.values[v], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
 			}
 		}
 	}
 	if req.PrincipalName != "" {
-		b.scan(e.names[req.PrincipalName], req.Action, lower, lowerOK, bucket, req.Resource, global)
+		b.scan(e.names[req.PrincipalName], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
 	}
 	switch {
 	case b.deny != nil:

@@ -117,6 +117,7 @@ type matchKind uint8
 const (
 	matchExact  matchKind = iota // no wildcard: equality
 	matchPrefix                  // literal followed by one trailing '*'
+	matchSuffix                  // one leading '*' followed by a literal
 	matchAll                     // only '*': matches everything
 	matchGlob                    // anything else
 )
@@ -140,6 +141,8 @@ func compilePattern(p string, fold bool) pattern {
 		return pattern{kind: matchAll, fold: fold, text: p}
 	case i == len(p)-1 && p[i] == '*':
 		return pattern{kind: matchPrefix, fold: fold, text: p[:i]}
+	case i == 0 && p[0] == '*' && !strings.ContainsAny(p[1:], "*?"):
+		return pattern{kind: matchSuffix, fold: fold, text: p[1:]}
 	default:
 		return pattern{kind: matchGlob, fold: fold, text: p}
 	}
@@ -158,6 +161,14 @@ func (p *pattern) match(s string) bool {
 			return hasPrefixFold(s, p.text)
 		}
 		return strings.HasPrefix(s, p.text)
+	case matchSuffix:
+		if len(s) < len(p.text) {
+			return false
+		}
+		if p.fold {
+			return equalFold(s[len(s)-len(p.text):], p.text)
+		}
+		return strings.HasSuffix(s, p.text)
 	case matchAll:
 		return true
 	default:
