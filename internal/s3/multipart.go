@@ -43,6 +43,9 @@ func (rq *request) uploadPart() error {
 	if err != nil {
 		return err
 	}
+	if err := checkWriteHeaders(rq.r.Header); err != nil {
+		return err
+	}
 	body, size, err := rq.payload(MaxPartSize)
 	if err != nil {
 		return err
@@ -81,6 +84,9 @@ func (rq *request) uploadPartCopy() error {
 	}
 	id, n, err := rq.partParams()
 	if err != nil {
+		return err
+	}
+	if err := checkWriteHeaders(rq.r.Header); err != nil {
 		return err
 	}
 	if err := rq.drainBody(0); err != nil {

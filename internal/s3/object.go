@@ -33,6 +33,9 @@ const defaultContentType = "binary/octet-stream"
 // headers of a PUT, CreateMultipartUpload or CopyObject REPLACE.
 func putOptions(h http.Header) (storage.PutOptions, error) {
 	opts := storage.PutOptions{ContentType: h.Get("Content-Type"), Size: -1}
+	if err := checkWriteHeaders(h); err != nil {
+		return opts, err
+	}
 	if opts.ContentType == "" {
 		opts.ContentType = defaultContentType
 	}
@@ -250,9 +253,35 @@ func (rq *request) getObject() error {
 		return nil
 	}
 	if _, err := io.Copy(rq.w, rc); err != nil {
-		// The status is sent; the client sees a short body. Not a server bug
-		// when the client went away, so log at debug level only.
-		rq.s.log.Debug("s3: copying object to client failed", "request_id", rq.id, "err", err)
+		// The status is sent; the client sees a short body. A client that
+		// went away is not a fault; a failing backend read is.
+		if rq.ctx.Err() != nil {
+			rq.s.log.Debug("s3: client went away during GET", "request_id", rq.id, "err", err)
+		} else {
+			rq.s.log.Error("s3: streaming object to client failed", "request_id", rq.id, "err", err)
+		}
+	}
+	return nil
+}
+
+// checkWriteHeaders refuses write options s3fed would otherwise silently
+// ignore: server-side encryption (the store does not encrypt), object lock,
+// tagging, and storage classes other than STANDARD. Answering them honestly
+// beats storing an object under promises that are not kept.
+func checkWriteHeaders(h http.Header) error {
+	for k := range h {
+		lk := strings.ToLower(k)
+		switch {
+		case strings.HasPrefix(lk, "x-amz-server-side-encryption"):
+			return errNotImplemented("Server-side encryption is not implemented by s3fed.")
+		case strings.HasPrefix(lk, "x-amz-object-lock-"):
+			return errNotImplemented("Object lock is not implemented by s3fed.")
+		case lk == "x-amz-tagging":
+			return errNotImplemented("Object tagging is not implemented by s3fed.")
+		}
+	}
+	if sc := h.Get("x-amz-storage-class"); sc != "" && sc != "STANDARD" {
+		return newError("InvalidStorageClass", http.StatusBadRequest, "s3fed stores objects in the STANDARD storage class only.")
 	}
 	return nil
 }
@@ -584,6 +613,9 @@ func (rq *request) copyObject() error {
 		return err
 	}
 	h := rq.r.Header
+	if err := checkWriteHeaders(h); err != nil {
+		return err
+	}
 	directive := strings.ToUpper(h.Get("x-amz-metadata-directive"))
 	switch directive {
 	case "", "COPY", "REPLACE":

@@ -1055,6 +1055,24 @@ func TestNotImplementedAndMalformed(t *testing.T) {
 	if r := e.mustDo(t, 501, "AKALICE", "PUT", "/bkt/k", []byte("x"), "If-Match", `"abc"`); r.errCode() != "NotImplemented" {
 		t.Errorf("PUT If-Match: %s", r.body)
 	}
+	for _, h := range [][]string{
+		{"x-amz-server-side-encryption", "AES256"},
+		{"x-amz-server-side-encryption-customer-algorithm", "AES256"},
+		{"x-amz-object-lock-mode", "GOVERNANCE"},
+		{"x-amz-tagging", "a=b"},
+	} {
+		if r := e.mustDo(t, 501, "AKALICE", "PUT", "/bkt/k", []byte("x"), h...); r.errCode() != "NotImplemented" {
+			t.Errorf("PUT %s: %s", h[0], r.body)
+		}
+		if r := e.mustDo(t, 501, "AKALICE", "POST", "/bkt/k?uploads", nil, h...); r.errCode() != "NotImplemented" {
+			t.Errorf("CreateMultipartUpload %s: %s", h[0], r.body)
+		}
+	}
+	if r := e.mustDo(t, 400, "AKALICE", "PUT", "/bkt/k", []byte("x"), "x-amz-storage-class", "GLACIER"); r.errCode() != "InvalidStorageClass" {
+		t.Errorf("storage class: %s", r.body)
+	}
+	e.mustDo(t, 200, "AKALICE", "PUT", "/bkt/k", []byte("x"), "x-amz-storage-class", "STANDARD")
+	e.mustDo(t, 404, "AKALICE", "HEAD", "/bkt/never-written", nil)
 }
 
 func TestVirtualHosted(t *testing.T) {
