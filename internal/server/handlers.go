@@ -41,7 +41,7 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	})
-	s3h, err = s.gateway()
+	s3h, err = s.gateway(ex.QueryHandler())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -49,7 +49,7 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 }
 
 // gateway builds the S3 front door over the embedded store.
-func (s *Server) gateway() (http.Handler, error) {
+func (s *Server) gateway(stsQuery http.Handler) (http.Handler, error) {
 	backend, err := fs.Open(filepath.Join(s.cfg.DataDir, "objects"), fs.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("open object store: %w", err)
@@ -63,6 +63,7 @@ func (s *Server) gateway() (http.Handler, error) {
 		Buckets:       bucketRecords{s.Store},
 		Backend:       backend,
 		AccessLog:     aw,
+		STS:           stsQuery,
 		Region:        s.cfg.Region,
 		Domain:        s.cfg.S3Domain,
 		Logger:        s.cfg.Log,
