@@ -161,6 +161,11 @@ func Sign(opts SignOptions) ([]byte, error) {
 			return nil, fmt.Errorf("idp sign: response: %w", err)
 		}
 	}
+	// Escape CR in text, and TAB/LF/CR in attribute values, as character
+	// references: a parser would otherwise normalise them (XML 1.0 §2.11,
+	// §3.3.3) and read back, and digest, something other than was signed.
+	doc.WriteSettings.CanonicalText = true
+	doc.WriteSettings.CanonicalAttrVal = true
 	out, err := doc.WriteToBytes()
 	if err != nil {
 		return nil, fmt.Errorf("idp sign: serialise: %w", err)

@@ -320,11 +320,12 @@ func TestSignContent(t *testing.T) {
 		{
 			name: "xml-special characters survive",
 			mod: func(o *SignOptions) {
-				o.Principal = `a&b<c>"d'@x`
+				o.Principal = `a&b<c>"d'@x` + "\r\n"
 				o.Role = "role\twith\ttabs"
+				o.Attributes = map[string][]string{"name\twith\r\nbreaks": {"v\r"}}
 			},
-			check: map[string]string{"Assertion/Subject/NameID": `a&b<c>"d'@x`},
-			attrs: map[string][]string{RoleAttribute: {"role\twith\ttabs"}, PrincipalNameAttribute: {`a&b<c>"d'@x`}},
+			check: map[string]string{"Assertion/Subject/NameID": `a&b<c>"d'@x` + "\r\n"},
+			attrs: map[string][]string{RoleAttribute: {"role\twith\ttabs"}, PrincipalNameAttribute: {`a&b<c>"d'@x` + "\r\n"}, "name\twith\r\nbreaks": {"v\r"}},
 		},
 	}
 	for _, tt := range tests {
