@@ -37,6 +37,7 @@ type env struct {
 	inactive string
 	now      time.Time
 	public   string
+	svc      *sts.Service
 }
 
 // failingReplay wraps a store whose replay cache is down.
@@ -90,6 +91,7 @@ func newEnv(t *testing.T, replayDown bool) *env {
 	}
 	svc := &sts.Service{Store: sst, Keys: e.keys, PublicURL: e.public, Skew: 60 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return e.now }}
+	e.svc = svc
 	rt := jsonapi.NewRouter()
 	svc.Register(rt)
 	e.srv = httptest.NewServer(jsonapi.Middleware(slog.New(slog.NewTextHandler(io.Discard, nil)), rt))
