@@ -262,6 +262,21 @@ func sdkOperations(t *testing.T, e *liveEnv, c *s3.Client) {
 	if loc.LocationConstraint != "" {
 		t.Errorf("location %q", loc.LocationConstraint)
 	}
+	ver, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("sdk-bucket")})
+	must("GetBucketVersioning", err)
+	if ver.Status != "" {
+		t.Errorf("versioning %q", ver.Status)
+	}
+	acl, err := c.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: aws.String("sdk-bucket")})
+	must("GetBucketAcl", err)
+	if len(acl.Grants) != 1 || acl.Grants[0].Permission != types.PermissionFullControl || aws.ToString(acl.Owner.ID) != "org1" ||
+		acl.Grants[0].Grantee == nil || acl.Grants[0].Grantee.Type != types.TypeCanonicalUser || aws.ToString(acl.Grants[0].Grantee.ID) != "org1" {
+		t.Errorf("acl %+v", acl)
+	}
+	_, err = c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("sdk-bucket")})
+	if apiCode(err) != "NotImplemented" {
+		t.Errorf("GetBucketTagging: %v", err)
+	}
 
 	// PutObject / GetObject / HeadObject with metadata and odd keys.
 	keys := []string{"plain", "a//b", "../x", "sp ace", "ü", "%2F", "dir/sub/file.txt", "q?x#y", "+plus"}
