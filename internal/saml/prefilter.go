@@ -328,27 +328,29 @@ func checkXMLDecl(inst string) error {
 	return nil
 }
 
-// procInstParam reads param="value" or param='value' from an XML declaration.
+// procInstParam reads param="value" or param='value' from an XML declaration, matching whole
+// pseudo-attribute names only ("xencoding" is not "encoding").
 func procInstParam(param, s string) string {
-	idx := strings.Index(s, param)
-	for idx >= 0 {
-		rest := strings.TrimLeft(s[idx+len(param):], " \t\r\n")
-		if strings.HasPrefix(rest, "=") {
-			rest = strings.TrimLeft(rest[1:], " \t\r\n")
-			if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
-				if end := strings.IndexByte(rest[1:], rest[0]); end >= 0 {
-					return rest[1 : 1+end]
-				}
-			}
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
 			return ""
 		}
-		next := strings.Index(s[idx+len(param):], param)
-		if next < 0 {
+		name := strings.TrimRight(s[:eq], " \t\r\n")
+		rest := strings.TrimLeft(s[eq+1:], " \t\r\n")
+		if rest == "" || (rest[0] != '"' && rest[0] != '\'') {
 			return ""
 		}
-		idx += len(param) + next
+		end := strings.IndexByte(rest[1:], rest[0])
+		if end < 0 {
+			return ""
+		}
+		if name == param {
+			return rest[1 : 1+end]
+		}
+		s = rest[end+2:]
 	}
-	return ""
 }
 
 // nsDeclPrefix reports whether the raw attribute name is a namespace declaration and for which
