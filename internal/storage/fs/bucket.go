@@ -34,6 +34,9 @@ func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
 		if _, err := tx.CreateBucketIfNotExists(objBucket(bucket)); err != nil {
 			return must(err)
 		}
+		if _, err := tx.CreateBucketIfNotExists(inlineBucket(bucket)); err != nil {
+			return must(err)
+		}
 		_, err := tx.CreateBucketIfNotExists(uploadBucket(bucket))
 		return must(err)
 	})
@@ -81,13 +84,12 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 		if err := must(b.Delete([]byte(bucket))); err != nil {
 			return err
 		}
-		if ob != nil {
-			if err := must(tx.DeleteBucket(objBucket(bucket))); err != nil {
-				return err
+		for _, name := range [][]byte{objBucket(bucket), inlineBucket(bucket), uploadBucket(bucket)} {
+			if tx.Bucket(name) != nil {
+				if err := must(tx.DeleteBucket(name)); err != nil {
+					return err
+				}
 			}
-		}
-		if tx.Bucket(uploadBucket(bucket)) != nil {
-			return must(tx.DeleteBucket(uploadBucket(bucket)))
 		}
 		return nil
 	})
@@ -145,7 +147,7 @@ func bucketInfo(name string, v []byte) storage.BucketInfo {
 func bucketTables(tx *bolt.Tx, bucket string) (objects, uploads *bolt.Bucket, err error) {
 	objects = tx.Bucket(objBucket(bucket))
 	uploads = tx.Bucket(uploadBucket(bucket))
-	if objects == nil || uploads == nil || tx.Bucket(bktBuckets).Get([]byte(bucket)) == nil {
+	if objects == nil || uploads == nil || tx.Bucket(inlineBucket(bucket)) == nil || tx.Bucket(bktBuckets).Get([]byte(bucket)) == nil {
 		return nil, nil, fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
 	}
 	return objects, uploads, nil

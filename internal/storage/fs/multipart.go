@@ -181,11 +181,12 @@ func (s *Store) UploadPartCopy(ctx context.Context, bucket, key, uploadID string
 	if err := checkCtx(ctx); err != nil {
 		return storage.PartInfo{}, err
 	}
-	src, f, err := s.open(srcBucket, srcKey)
+	v, err := s.open(srcBucket, srcKey)
 	if err != nil {
 		return storage.PartInfo{}, fmt.Errorf("copy source: %w", err)
 	}
-	defer f.Close()
+	defer v.close()
+	src := v.rec
 	start, length := int64(0), src.size
 	if rng != nil {
 		if rng.Start < 0 || rng.Length <= 0 || rng.Start+rng.Length > src.size || rng.Start+rng.Length < rng.Start {
@@ -196,7 +197,7 @@ func (s *Store) UploadPartCopy(ctx context.Context, bucket, key, uploadID string
 	if length > s.maxPutSize {
 		return storage.PartInfo{}, fmt.Errorf("%w: a copied part is at most %d bytes, not %d", storage.ErrEntityTooLarge, s.maxPutSize, length)
 	}
-	w, err := s.writeData(ctx, io.NewSectionReader(f, start, length), length, s.maxPutSize)
+	w, err := s.writeData(ctx, v.section(start, length), length, s.maxPutSize)
 	if err != nil {
 		return storage.PartInfo{}, fmt.Errorf("upload part copy %d of %s/%s: %w", part, bucket, key, err)
 	}
@@ -305,24 +306,11 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	v := rec.encode()
 	var old string
 	err = s.update(func(tx *bolt.Tx) error {
-		old = ""
 		ub, _, err := uploadTable(tx, bucket, key, uploadID)
 		if err != nil {
 			return err
 		}
-		ob, _, err := bucketTables(tx, bucket)
-		if err != nil {
-			return err
-		}
-		if prev := ob.Get([]byte(key)); prev != nil {
-			if up.ifNoneMatch {
-				return fmt.Errorf("%w: %s/%s exists (If-None-Match: *)", storage.ErrPreconditionFailed, bucket, key)
-			}
-			if p, err := decodeObject(prev); err == nil {
-				old = p.file
-			}
-		}
-		if err := must(ob.Put([]byte(key), v)); err != nil {
+		if old, err = putObjectTx(tx, bucket, key, v, false, nil, up.ifNoneMatch); err != nil {
 			return err
 		}
 		return must(ub.DeleteBucket(uploadKey(key, uploadID)))

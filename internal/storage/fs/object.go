@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -21,7 +22,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	if err := s.checkTarget(bucket, key); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	w, err := s.writeData(ctx, body, opts.Size, s.maxPutSize)
+	w, err := s.writeSmall(ctx, body, opts.Size, s.maxPutSize)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
@@ -33,7 +34,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 		file:        w.file,
 		meta:        copyMeta(opts.Metadata),
 	}
-	return s.commitObject(bucket, key, rec, opts.IfNoneMatch)
+	return s.commitObject(bucket, key, rec, w.inline, opts.IfNoneMatch)
 }
 
 // checkTarget validates a bucket and key and checks the bucket exists, so a
@@ -52,26 +53,16 @@ func (s *Store) checkTarget(bucket, key string) error {
 	})
 }
 
-// commitObject points key at rec.file, then unlinks the file it pointed at
-// before. On failure it unlinks rec.file instead, so nothing leaks.
-func (s *Store) commitObject(bucket, key string, rec objectRec, ifNoneMatch bool) (storage.ObjectInfo, error) {
+// commitObject points key at rec (whose bytes are rec.file, or inline when
+// rec.file is ""), then unlinks the file the key pointed at before. On
+// failure it unlinks rec.file instead, so nothing leaks.
+func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, ifNoneMatch bool) (storage.ObjectInfo, error) {
 	v := rec.encode()
 	var old string
 	err := s.update(func(tx *bolt.Tx) error {
-		old = ""
-		ob, _, err := bucketTables(tx, bucket)
-		if err != nil {
-			return err
-		}
-		if prev := ob.Get([]byte(key)); prev != nil {
-			if ifNoneMatch {
-				return fmt.Errorf("%w: %s/%s exists (If-None-Match: *)", storage.ErrPreconditionFailed, bucket, key)
-			}
-			if p, err := decodeObject(prev); err == nil {
-				old = p.file
-			}
-		}
-		return must(ob.Put([]byte(key), v))
+		var err error
+		old, err = putObjectTx(tx, bucket, key, v, rec.file == "", inline, ifNoneMatch)
+		return err
 	})
 	if err != nil {
 		s.removeData(rec.file)
@@ -83,6 +74,33 @@ func (s *Store) commitObject(bucket, key string, rec objectRec, ifNoneMatch bool
 	return rec.info(key), nil
 }
 
+// putObjectTx writes an object record (and its inline bytes, or removes
+// stale inline bytes) inside tx and returns the content file the key
+// pointed at before, which the caller unlinks after the commit. All checks
+// come before the first write (see update).
+func putObjectTx(tx *bolt.Tx, bucket, key string, rec []byte, isInline bool, inline []byte, ifNoneMatch bool) (old string, err error) {
+	ob, _, err := bucketTables(tx, bucket)
+	if err != nil {
+		return "", err
+	}
+	if prev := ob.Get([]byte(key)); prev != nil {
+		if ifNoneMatch {
+			return "", fmt.Errorf("%w: %s/%s exists (If-None-Match: *)", storage.ErrPreconditionFailed, bucket, key)
+		}
+		if p, err := decodeObject(prev); err == nil {
+			old = p.file
+		}
+	}
+	if err := must(ob.Put([]byte(key), rec)); err != nil {
+		return "", err
+	}
+	db := tx.Bucket(inlineBucket(bucket))
+	if isInline {
+		return old, must(db.Put([]byte(key), inline))
+	}
+	return old, must(db.Delete([]byte(key)))
+}
+
 // unlinkReplaced removes the content file of a replaced or deleted version
 // under the key's write lock, so a reader between "look up" and "open" of
 // that version finishes opening first and keeps its descriptor.
@@ -91,6 +109,74 @@ func (s *Store) unlinkReplaced(bucket, key, file string) {
 	l.Lock()
 	s.removeData(file)
 	l.Unlock()
+}
+
+// version is one opened object version: its record and its bytes, as an
+// open file (kept readable across overwrites) or inline bytes copied out of
+// the index.
+type version struct {
+	rec  objectRec
+	f    *os.File
+	data []byte
+}
+
+func (v *version) close() {
+	if v.f != nil {
+		_ = v.f.Close()
+	}
+}
+
+// section returns a reader over [start, start+length) of the version.
+func (v *version) section(start, length int64) io.Reader {
+	if v.f == nil {
+		return bytes.NewReader(v.data[start : start+length])
+	}
+	return io.NewSectionReader(v.f, start, length)
+}
+
+// open looks key up and opens its bytes as one step with respect to
+// unlinkReplaced (see there). The caller closes the version.
+func (s *Store) open(bucket, key string) (*version, error) {
+	if err := ValidBucketName(bucket); err != nil {
+		return nil, err
+	}
+	if err := ValidObjectKey(key); err != nil {
+		return nil, err
+	}
+	l := s.keyLock(bucket, key)
+	l.RLock()
+	defer l.RUnlock()
+	v := &version{}
+	err := s.view(func(tx *bolt.Tx) error {
+		ob, _, err := bucketTables(tx, bucket)
+		if err != nil {
+			return err
+		}
+		raw := ob.Get([]byte(key))
+		if raw == nil {
+			return fmt.Errorf("%w: %s/%s", storage.ErrObjectNotFound, bucket, key)
+		}
+		if v.rec, err = decodeObject(raw); err != nil {
+			return fmt.Errorf("fs: index entry of %s/%s: %w", bucket, key, err)
+		}
+		if v.rec.file == "" {
+			data := tx.Bucket(inlineBucket(bucket)).Get([]byte(key))
+			if int64(len(data)) != v.rec.size {
+				return fmt.Errorf("fs: inline bytes of %s/%s: %w", bucket, key, errCorrupt)
+			}
+			v.data = append(make([]byte, 0, len(data)), data...) // valid only inside tx
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v.rec.file != "" {
+		if v.f, err = os.Open(s.dataPath(v.rec.file)); err != nil {
+			return nil, fmt.Errorf("fs: opening content of %s/%s: %w", bucket, key, err)
+		}
+	}
+	return v, nil
 }
 
 // lookup reads key's record.
@@ -112,29 +198,6 @@ func (s *Store) lookup(bucket, key string) (objectRec, error) {
 		return nil
 	})
 	return rec, err
-}
-
-// open looks key up and opens its content file as one step with respect to
-// unlinkReplaced (see there).
-func (s *Store) open(bucket, key string) (objectRec, *os.File, error) {
-	if err := ValidBucketName(bucket); err != nil {
-		return objectRec{}, nil, err
-	}
-	if err := ValidObjectKey(key); err != nil {
-		return objectRec{}, nil, err
-	}
-	l := s.keyLock(bucket, key)
-	l.RLock()
-	defer l.RUnlock()
-	rec, err := s.lookup(bucket, key)
-	if err != nil {
-		return objectRec{}, nil, err
-	}
-	f, err := os.Open(s.dataPath(rec.file))
-	if err != nil {
-		return objectRec{}, nil, fmt.Errorf("fs: opening content of %s/%s: %w", bucket, key, err)
-	}
-	return rec, f, nil
 }
 
 // resolveRange checks rng against an object of size bytes and returns the
@@ -166,23 +229,31 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *storage.
 	if err := checkCtx(ctx); err != nil {
 		return storage.ObjectInfo{}, nil, err
 	}
-	rec, f, err := s.open(bucket, key)
+	v, err := s.open(bucket, key)
 	if err != nil {
 		return storage.ObjectInfo{}, nil, err
 	}
-	start, length, err := resolveRange(rng, rec.size)
+	start, length, err := resolveRange(rng, v.rec.size)
 	if err != nil {
-		_ = f.Close()
+		v.close()
 		return storage.ObjectInfo{}, nil, err
+	}
+	if v.f == nil {
+		return v.rec.info(key), inlineReader{bytes.NewReader(v.data[start : start+length])}, nil
 	}
 	if start > 0 {
-		if _, err := f.Seek(start, io.SeekStart); err != nil {
-			_ = f.Close()
+		if _, err := v.f.Seek(start, io.SeekStart); err != nil {
+			v.close()
 			return storage.ObjectInfo{}, nil, fmt.Errorf("fs: seeking in %s/%s: %w", bucket, key, err)
 		}
 	}
-	return rec.info(key), &objectReader{f: f, r: io.LimitedReader{R: f, N: length}}, nil
+	return v.rec.info(key), &objectReader{f: v.f, r: io.LimitedReader{R: v.f, N: length}}, nil
 }
+
+// inlineReader serves an inline object; bytes.Reader brings WriteTo.
+type inlineReader struct{ *bytes.Reader }
+
+func (inlineReader) Close() error { return nil }
 
 // objectReader reads one object version's bytes from its open file.
 type objectReader struct {
@@ -241,7 +312,10 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 		if p, err := decodeObject(prev); err == nil {
 			old = p.file
 		}
-		return must(ob.Delete([]byte(key)))
+		if err := must(ob.Delete([]byte(key))); err != nil {
+			return err
+		}
+		return must(tx.Bucket(inlineBucket(bucket)).Delete([]byte(key)))
 	})
 	if err != nil {
 		return fmt.Errorf("delete %s/%s: %w", bucket, key, err)
@@ -266,15 +340,16 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 	if err := checkCtx(ctx); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	src, f, err := s.open(srcBucket, srcKey)
+	v, err := s.open(srcBucket, srcKey)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("copy source: %w", err)
 	}
-	defer f.Close()
+	defer v.close()
+	src := v.rec
 	if src.size > s.maxPutSize {
 		return storage.ObjectInfo{}, fmt.Errorf("%w: copy source is %d bytes, CopyObject allows %d", storage.ErrEntityTooLarge, src.size, s.maxPutSize)
 	}
-	w, err := s.writeData(ctx, f, src.size, s.maxPutSize)
+	w, err := s.writeSmall(ctx, v.section(0, src.size), src.size, s.maxPutSize)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("copy %s/%s to %s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
 	}
@@ -292,5 +367,5 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 		rec.meta = copyMeta(opts.Metadata)
 		ifNoneMatch = opts.IfNoneMatch
 	}
-	return s.commitObject(dstBucket, dstKey, rec, ifNoneMatch)
+	return s.commitObject(dstBucket, dstKey, rec, w.inline, ifNoneMatch)
 }

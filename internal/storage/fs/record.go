@@ -23,7 +23,7 @@ type objectRec struct {
 	mtime       int64 // Unix nanoseconds, UTC
 	etag        string
 	contentType string
-	file        string // "XX/hex" under DIR/data
+	file        string // "XX/hex" under DIR/data; "" for an inline object
 	meta        map[string]string
 }
 

@@ -40,6 +40,21 @@
 // Concurrent index commits are grouped into one bbolt transaction (group
 // commit), so concurrent PUTs share the index fsyncs.
 //
+// # Small objects live in the index
+//
+// An object of at most InlineMaxSize bytes is not given a content file: its
+// bytes go into the index ("d/BUCKET" table) in the same transaction as its
+// record. The commit is then the only durability step (bbolt's two
+// fdatasyncs, instead of a file creation, a file fsync, a rename, a
+// directory fsync and the commit), which makes small PUTs several times
+// faster, and a GET reads them from the index's page cache without opening
+// a file. Crash safety is the commit's own: the bytes and the record appear
+// together or not at all. Listings never read that table, so they stay as
+// fast as with files. Bodies of unknown length are buffered only up to
+// InlineMaxSize+1 bytes (in the one pooled buffer) before falling back to a
+// content file, so memory stays bounded. Parts of multipart uploads are
+// always files.
+//
 // # Readers and overwrites
 //
 // A reader opens the content file and keeps the descriptor; an overwrite
@@ -78,11 +93,17 @@ const (
 	MaxKeyLength = 1024
 	// MaxListKeys caps one page of a listing (S3: 1000); 0 asks for it.
 	MaxListKeys = 1000
+	// InlineMaxSize is the largest object kept inside the index instead of
+	// a content file (see "Small objects live in the index").
+	InlineMaxSize = 16 << 10
 )
 
 // copyBufferSize is the one buffer a streaming request uses, in both
 // directions; it is what bounds per-request memory.
 const copyBufferSize = 64 << 10
+
+// The inline buffer must fit in the pooled copy buffer.
+var _ [copyBufferSize - InlineMaxSize - 1]struct{}
 
 // lockStripes is the number of striped locks for keys and for uploads: enough
 // that unrelated keys rarely share one, small enough to be a fixed array.
@@ -118,9 +139,11 @@ type Store struct {
 	maxPutSize    int64
 	maxObjectSize int64
 
-	// dataDirs holds the 256 open DIR/data/XX directories, fsynced after each
-	// rename into them.
-	dataDirs [256]*os.File
+	// dataDirs holds the open DIR/data/XX directories, fsynced after each
+	// rename into them. They are created on first use (Open stays cheap and
+	// a small store has few directories); dirMu serialises creation.
+	dataDirs [256]atomic.Pointer[os.File]
+	dirMu    sync.Mutex
 
 	commits   chan *commitReq
 	closing   chan struct{}
@@ -142,14 +165,16 @@ type Store struct {
 var _ storage.Backend = (*Store)(nil)
 
 // Top-level bbolt buckets. Every S3 bucket NAME has "o/NAME" (key → object
-// record) and "u/NAME" (key \x00 uploadID → nested bucket of the upload's
-// meta record "m" and part records "p"+BE32(part)).
+// record), "d/NAME" (key → bytes of an inline object) and "u/NAME"
+// (key \x00 uploadID → nested bucket of the upload's meta record "m" and part
+// records "p"+BE32(part)).
 var (
 	bktBuckets = []byte("buckets")
 )
 
 func objBucket(name string) []byte    { return []byte("o/" + name) }
 func uploadBucket(name string) []byte { return []byte("u/" + name) }
+func inlineBucket(name string) []byte { return []byte("d/" + name) }
 
 // Open opens (creating if needed) the store under dir, then removes whatever a
 // crash left behind: temp files and content files the index does not
@@ -180,28 +205,6 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("fs: creating %s: %w", d, err)
 		}
 	}
-	for i := range s.dataDirs {
-		p := filepath.Join(s.dataDir, fmt.Sprintf("%02x", i))
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			s.closeDirs()
-			return nil, fmt.Errorf("fs: creating %s: %w", p, err)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			s.closeDirs()
-			return nil, fmt.Errorf("fs: opening %s: %w", p, err)
-		}
-		s.dataDirs[i] = f
-	}
-	// The directories themselves must survive a crash before any file in
-	// them is acknowledged.
-	for _, d := range []string{s.dataDir, s.tmpDir, dir} {
-		if err := syncDir(d); err != nil {
-			s.closeDirs()
-			return nil, err
-		}
-	}
-
 	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{
 		// A second process on the same directory fails instead of waiting
 		// forever (and instead of garbage-collecting our files).
@@ -210,10 +213,19 @@ func Open(dir string, opts Options) (*Store, error) {
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
-		s.closeDirs()
 		return nil, fmt.Errorf("fs: opening index %s: %w", filepath.Join(dir, "index.db"), err)
 	}
 	s.db = db
+	// The directories and the index file's entry must survive a crash
+	// before anything in them is acknowledged. (The parent of dir is synced
+	// best-effort: it may not be ours to open.)
+	for _, d := range []string{s.dataDir, s.tmpDir, dir} {
+		if err := syncDir(d); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	_ = syncDir(filepath.Dir(dir))
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bktBuckets)
 		return err
@@ -246,12 +258,39 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDirs() {
-	for i, f := range s.dataDirs {
-		if f != nil {
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	for i := range s.dataDirs {
+		if f := s.dataDirs[i].Swap(nil); f != nil {
 			_ = f.Close()
-			s.dataDirs[i] = nil
 		}
 	}
+}
+
+// dataDirHandle returns the open directory DIR/data/XX for index idx,
+// creating it (and making its entry in DIR/data durable) on first use.
+func (s *Store) dataDirHandle(idx int) (*os.File, error) {
+	if f := s.dataDirs[idx].Load(); f != nil {
+		return f, nil
+	}
+	s.dirMu.Lock()
+	defer s.dirMu.Unlock()
+	if f := s.dataDirs[idx].Load(); f != nil {
+		return f, nil
+	}
+	p := filepath.Join(s.dataDir, fmt.Sprintf("%02x", idx))
+	if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("fs: creating %s: %w", p, err)
+	}
+	if err := syncDir(s.dataDir); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("fs: opening %s: %w", p, err)
+	}
+	s.dataDirs[idx].Store(f)
+	return f, nil
 }
 
 // collectGarbage removes temp files and unreferenced content files. It runs
@@ -277,7 +316,9 @@ func (s *Store) collectGarbage() error {
 					if err != nil {
 						return fmt.Errorf("object %q: %w", k, err)
 					}
-					referenced[rec.file] = struct{}{}
+					if rec.file != "" {
+						referenced[rec.file] = struct{}{}
+					}
 					return nil
 				})
 			case len(name) > 2 && name[0] == 'u' && name[1] == '/':
@@ -304,15 +345,21 @@ func (s *Store) collectGarbage() error {
 	if err != nil {
 		return fmt.Errorf("fs: reading index for garbage collection: %w", err)
 	}
-	for i := range s.dataDirs {
-		sub := fmt.Sprintf("%02x", i)
-		p := filepath.Join(s.dataDir, sub)
+	subs, err := os.ReadDir(s.dataDir)
+	if err != nil {
+		return fmt.Errorf("fs: reading %s: %w", s.dataDir, err)
+	}
+	for _, sub := range subs {
+		if !sub.IsDir() || !isDataSubdir(sub.Name()) {
+			continue // not ours to judge
+		}
+		p := filepath.Join(s.dataDir, sub.Name())
 		entries, err := os.ReadDir(p)
 		if err != nil {
 			return fmt.Errorf("fs: reading %s: %w", p, err)
 		}
 		for _, e := range entries {
-			if _, ok := referenced[sub+"/"+e.Name()]; ok {
+			if _, ok := referenced[sub.Name()+"/"+e.Name()]; ok {
 				continue
 			}
 			if err := os.RemoveAll(filepath.Join(p, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -322,6 +369,13 @@ func (s *Store) collectGarbage() error {
 	}
 	return nil
 }
+
+// isDataSubdir reports whether name is a DIR/data/XX directory name.
+func isDataSubdir(name string) bool {
+	return len(name) == 2 && isHex(name[0]) && isHex(name[1])
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
 
 // newFileName returns a fresh content-file name "XX/32hex" (128 random bits,
 // so collisions are not a practical concern).

@@ -272,11 +272,26 @@ func TestPutGetHead(t *testing.T) {
 }
 
 func TestPutFailuresCommitNothing(t *testing.T) {
+	// Unit 1 keeps every body inline; unit 5000 sends every body through a
+	// content file. Both paths must refuse the same things the same way.
+	for _, unit := range []int{1, 5000} {
+		t.Run(fmt.Sprintf("unit %d", unit), func(t *testing.T) { testPutFailures(t, unit) })
+	}
+}
+
+func testPutFailures(t *testing.T, u int) {
 	ctx := context.Background()
 	s := newStore(t)
 	mkBucket(t, s, "bkt")
-	putString(t, s, "bkt", "k", "original")
-	s.maxPutSize = 1000
+	body := func(n int) string { return strings.Repeat("a", n*u) }
+	size := func(n int) int64 { return int64(n * u) }
+	original := strings.Repeat("o", 8*u)
+	putString(t, s, "bkt", "k", original)
+	wantFiles := 0
+	if len(original) > InlineMaxSize {
+		wantFiles = 1
+	}
+	s.maxPutSize = size(1000)
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	badHash := errors.New("payload hash mismatch")
@@ -287,14 +302,14 @@ func TestPutFailuresCommitNothing(t *testing.T) {
 		size int64
 		want error
 	}{
-		{"short body", ctx, strings.NewReader("abc"), 4, storage.ErrIncompleteBody},
-		{"long body", ctx, strings.NewReader("abcde"), 4, storage.ErrIncompleteBody},
-		{"reader error at EOF", ctx, &errReader{strings.NewReader("abcd"), badHash}, 4, badHash},
-		{"reader error, unknown size", ctx, &errReader{strings.NewReader("abcd"), storage.ErrChecksumMismatch}, -1, storage.ErrChecksumMismatch},
-		{"declared too large", ctx, strings.NewReader("x"), 1001, storage.ErrEntityTooLarge},
-		{"streamed too large", ctx, bytes.NewReader(make([]byte, 1001)), -1, storage.ErrEntityTooLarge},
-		{"canceled", canceled, strings.NewReader("abcd"), 4, context.Canceled},
-		{"negative size", ctx, strings.NewReader("abcd"), -2, nil},
+		{"short body", ctx, strings.NewReader(body(3)), size(4), storage.ErrIncompleteBody},
+		{"long body", ctx, strings.NewReader(body(5)), size(4), storage.ErrIncompleteBody},
+		{"reader error at EOF", ctx, &errReader{strings.NewReader(body(4)), badHash}, size(4), badHash},
+		{"reader error, unknown size", ctx, &errReader{strings.NewReader(body(4)), storage.ErrChecksumMismatch}, -1, storage.ErrChecksumMismatch},
+		{"declared too large", ctx, strings.NewReader("x"), size(1000) + 1, storage.ErrEntityTooLarge},
+		{"streamed too large", ctx, strings.NewReader(body(1000) + "x"), -1, storage.ErrEntityTooLarge},
+		{"canceled", canceled, strings.NewReader(body(4)), size(4), context.Canceled},
+		{"negative size", ctx, strings.NewReader(body(4)), -2, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,27 +317,113 @@ func TestPutFailuresCommitNothing(t *testing.T) {
 			if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if _, body := getString(t, s, "bkt", "k", nil); body != "original" {
-				t.Fatalf("previous version damaged: %q", body)
+			if _, got := getString(t, s, "bkt", "k", nil); got != original {
+				t.Fatalf("previous version damaged: %q", got)
 			}
-			if data, tmp := dataFiles(t, s); data != 1 || tmp != 0 {
+			if data, tmp := dataFiles(t, s); data != wantFiles || tmp != 0 {
 				t.Fatalf("leftovers: %d content files, %d temp files", data, tmp)
 			}
 		})
 	}
 	// The limit itself is allowed, in both modes.
-	if _, err := s.PutObject(ctx, "bkt", "max", bytes.NewReader(make([]byte, 1000)), storage.PutOptions{Size: 1000}); err != nil {
+	if _, err := s.PutObject(ctx, "bkt", "max", strings.NewReader(body(1000)), storage.PutOptions{Size: size(1000)}); err != nil {
 		t.Fatalf("exactly the limit: %v", err)
 	}
-	if _, err := s.PutObject(ctx, "bkt", "max", bytes.NewReader(make([]byte, 1000)), storage.PutOptions{Size: -1}); err != nil {
+	if _, err := s.PutObject(ctx, "bkt", "max", strings.NewReader(body(1000)), storage.PutOptions{Size: -1}); err != nil {
 		t.Fatalf("exactly the limit, unknown size: %v", err)
 	}
-	_, err := s.PutObject(ctx, "bkt", "long", strings.NewReader("abcde"), storage.PutOptions{Size: 4})
+	_, err := s.PutObject(ctx, "bkt", "long", strings.NewReader(body(5)), storage.PutOptions{Size: size(4)})
 	if err == nil || !strings.Contains(err.Error(), "longer") {
 		t.Fatalf("long body message: %v", err)
 	}
 	if MaxPutSize != 5<<30 || MaxObjectSize != 5<<40 {
 		t.Fatal("S3 limits changed")
+	}
+}
+
+func TestInlineAndFileVersions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mkBucket(t, s, "bkt")
+	steps := []struct {
+		size  int
+		known bool
+		files int // content files after the step
+	}{
+		{InlineMaxSize, true, 0},
+		{InlineMaxSize + 1, true, 1},
+		{10, false, 0},
+		{InlineMaxSize + 1, false, 1},
+		{InlineMaxSize, false, 0},
+		{200_000, false, 1},
+		{0, true, 0},
+		{200_000, true, 1},
+	}
+	for i, st := range steps {
+		body := bytesOf(st.size, byte(i))
+		size := int64(-1)
+		if st.known {
+			size = int64(st.size)
+		}
+		info, err := s.PutObject(ctx, "bkt", "k", bytes.NewReader(body), storage.PutOptions{Size: size})
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if info.ETag != md5hex(body) || info.Size != int64(st.size) {
+			t.Fatalf("step %d: info %+v", i, info)
+		}
+		if _, got := getString(t, s, "bkt", "k", nil); got != string(body) {
+			t.Fatalf("step %d: wrong bytes", i)
+		}
+		if st.size > 20 {
+			if _, got := getString(t, s, "bkt", "k", &storage.Range{Start: 5, Length: 10}); got != string(body[5:15]) {
+				t.Fatalf("step %d: wrong range bytes", i)
+			}
+		}
+		if data, tmp := dataFiles(t, s); data != st.files || tmp != 0 {
+			t.Fatalf("step %d: %d content files, %d temp files; want %d", i, data, tmp, st.files)
+		}
+	}
+	// Copies in all four directions.
+	small := bytesOf(100, 1)
+	large := bytesOf(100_000, 2)
+	if _, err := s.PutObject(ctx, "bkt", "small", bytes.NewReader(small), storage.PutOptions{Size: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutObject(ctx, "bkt", "large", bytes.NewReader(large), storage.PutOptions{Size: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ src, dst, want string }{
+		{"small", "c1", string(small)}, {"large", "c2", string(large)}, {"small", "large", string(small)}, {"c2", "small", string(large)},
+	} {
+		if _, err := s.CopyObject(ctx, "bkt", c.src, "bkt", c.dst, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, got := getString(t, s, "bkt", c.dst, nil); got != c.want {
+			t.Fatalf("copy %s to %s: wrong bytes", c.src, c.dst)
+		}
+	}
+	// k (file), c2 (file), small (file, copied from c2); large and c1 inline.
+	if data, _ := dataFiles(t, s); data != 3 {
+		t.Fatalf("%d content files, want 3", data)
+	}
+	if err := s.DeleteObject(ctx, "bkt", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.HeadObject(ctx, "bkt", "c1"); !errors.Is(err, storage.ErrObjectNotFound) {
+		t.Fatalf("deleted inline object: %v", err)
+	}
+	// Reopen: inline objects survive, nothing is collected wrongly.
+	dir := s.dir
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, dir, Options{})
+	if _, got := getString(t, s2, "bkt", "large", nil); got != string(small) {
+		t.Fatal("inline object lost on reopen")
+	}
+	if data, _ := dataFiles(t, s2); data != 3 {
+		t.Fatalf("%d content files after reopen, want 3", data)
 	}
 }
 
@@ -364,7 +465,7 @@ func TestIfNoneMatch(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d conditional PUTs won", wins)
 	}
-	if data, tmp := dataFiles(t, s); data != 2 || tmp != 0 {
+	if data, tmp := dataFiles(t, s); data != 0 || tmp != 0 { // small bodies are inline
 		t.Fatalf("leftovers: %d content files, %d temp files", data, tmp)
 	}
 }
@@ -467,7 +568,13 @@ func TestConcurrentPutsSameKey(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for r := range rounds {
-				body := bytesOf(10_000+w*100+r, byte(w*rounds+r))
+				// Even writers stay inline, odd ones use content files, so
+				// the key flips between the two representations.
+				size := 10_000 + r
+				if w%2 == 1 {
+					size = 30_000 + r
+				}
+				body := bytesOf(size, byte(w*rounds+r))
 				mu.Lock()
 				bodies[md5hex(body)] = true
 				mu.Unlock()
@@ -515,7 +622,11 @@ func TestConcurrentPutsSameKey(t *testing.T) {
 	if md5hex([]byte(body)) != info.ETag || !bodies[info.ETag] {
 		t.Fatal("final version is not one that was written")
 	}
-	if data, tmp := dataFiles(t, s); data != 1 || tmp != 0 {
+	wantFiles := 0
+	if info.Size > InlineMaxSize {
+		wantFiles = 1
+	}
+	if data, tmp := dataFiles(t, s); data != wantFiles || tmp != 0 {
 		t.Fatalf("leftovers: %d content files, %d temp files", data, tmp)
 	}
 }
@@ -632,6 +743,9 @@ func TestReopenKeepsDataAndCollectsGarbage(t *testing.T) {
 	}
 	// Plant what a crash leaves: temp files and unreferenced content files.
 	for _, p := range []string{"tmp/w-123", "tmp/mp-9", "data/ab/0123456789abcdef0123456789abcdef", "data/00/stray"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, p), []byte("junk"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -644,7 +758,7 @@ func TestReopenKeepsDataAndCollectsGarbage(t *testing.T) {
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("parts after reopen: %v %v", parts, err)
 	}
-	if data, tmp := dataFiles(t, s2); data != 2 || tmp != 0 {
+	if data, tmp := dataFiles(t, s2); data != 1 || tmp != 0 { // the part; "keep" is inline
 		t.Fatalf("after GC: %d content files, %d temp files", data, tmp)
 	}
 	if _, err := Open(dir+"/index.db/x", Options{}); err == nil {

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -25,12 +26,54 @@ func (e *bodyTooLongError) Error() string {
 
 func (e *bodyTooLongError) Is(target error) bool { return target == storage.ErrIncompleteBody }
 
-// written describes a content file that is durable under DIR/data but not
-// yet referenced by the index.
+// written describes stored bytes not yet referenced by the index: either a
+// content file that is durable under DIR/data, or (inline != nil) a small
+// body held in memory that the index commit itself will make durable.
 type written struct {
-	file string // "XX/hex"
-	size int64
-	md5  [md5.Size]byte
+	file   string // "XX/hex"; "" when inline
+	inline []byte
+	size   int64
+	md5    [md5.Size]byte
+}
+
+// writeSmall is writeData for objects: a body of at most InlineMaxSize bytes
+// comes back inline (read into the pooled buffer, then copied to its exact
+// size); a larger one goes to a content file. Memory stays one buffer either
+// way: the buffered prefix is replayed in front of the rest of the body.
+func (s *Store) writeSmall(ctx context.Context, r io.Reader, declared, limit int64) (written, error) {
+	if declared > InlineMaxSize || declared < -1 || declared > limit {
+		return s.writeData(ctx, r, declared, limit)
+	}
+	if err := checkCtx(ctx); err != nil {
+		return written{}, err
+	}
+	bp := s.getBuf()
+	defer s.putBuf(bp)
+	buf := (*bp)[:InlineMaxSize+1]
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return written{}, fmt.Errorf("fs: reading body: %w", err)
+		}
+	}
+	if n == len(buf) { // larger than inline: stream prefix + rest to a file
+		return s.writeData(ctx, io.MultiReader(bytes.NewReader(buf[:n]), r), declared, limit)
+	}
+	switch {
+	case int64(n) > limit && declared < 0:
+		return written{}, fmt.Errorf("%w: body exceeds the limit of %d bytes", storage.ErrEntityTooLarge, limit)
+	case declared >= 0 && int64(n) > declared:
+		return written{}, &bodyTooLongError{declared: declared}
+	case declared >= 0 && int64(n) < declared:
+		return written{}, fmt.Errorf("%w: got %d of %d bytes", storage.ErrIncompleteBody, n, declared)
+	}
+	w := written{inline: append(make([]byte, 0, n), buf[:n]...), size: int64(n), md5: md5.Sum(buf[:n])}
+	return w, nil
 }
 
 // writeData streams r into a new durable content file, computing its MD5.
@@ -90,11 +133,15 @@ func (s *Store) place(f *os.File, h hash.Hash, size int64) (written, error) {
 		return written{}, err
 	}
 	final := s.dataPath(name)
+	idx, _ := strconv.ParseUint(name[:2], 16, 8)
+	d, err := s.dataDirHandle(int(idx))
+	if err != nil {
+		return written{}, err
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return written{}, fmt.Errorf("fs: renaming into place: %w", err)
 	}
-	idx, _ := strconv.ParseUint(name[:2], 16, 8)
-	if err := s.dataDirs[idx].Sync(); err != nil {
+	if err := d.Sync(); err != nil {
 		_ = os.Remove(final)
 		return written{}, fmt.Errorf("fs: syncing data directory: %w", err)
 	}
