@@ -44,7 +44,10 @@ const (
 	KeyPrefix          = "s3:prefix"
 	KeyPrincipalOrgID  = "cw:PrincipalOrgID"
 	KeyS3fedOrgID      = "s3fed:PrincipalOrgID"
-	KeyUsername        = "aws:username"
+	// KeyUsername is the caller's principal name. Principal names are unique
+	// only within an org, so a grant to another org should also test
+	// cw:PrincipalOrgID (or name the principal with an org-qualified ARN).
+	KeyUsername = "aws:username"
 )
 
 // BucketContext carries the request facts bucket policy conditions test that

@@ -32,7 +32,10 @@
 // case-insensitively, with `*` (any run, possibly empty) and `?` (exactly one
 // character). Resources are `*`, `BUCKET` or `BUCKET/KEY-PATTERN`, matched
 // case-sensitively with the same wildcards; as in IAM a `*` also spans `/`.
-// A request names its resource as the S3 gateway sees it: `BUCKET/KEY` for
+// Bucket names in resources are lowercase letters, digits, '.', '-' and '_'
+// (a pattern that could never match an S3 bucket is refused rather than kept
+// as a silent no-op). A request names its resource as the S3 gateway sees
+// it ([Resource] builds it): `BUCKET/KEY` for
 // object actions, `BUCKET` for bucket-level actions and `*` for global actions
 // such as s3:ListAllMyBuckets. Hence `test-bucket/*` covers objects only,
 // bucket-level actions need `test-bucket` (or a pattern matching it), and a

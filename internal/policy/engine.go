@@ -29,6 +29,22 @@ type Request struct {
 	Resource string
 }
 
+// Resource builds a Request.Resource the way policies match it: "*" when
+// there is no bucket (global actions such as s3:ListAllMyBuckets), "BUCKET"
+// for bucket-level actions (key ""), "BUCKET/KEY" for object actions. The S3
+// gateway uses it so that bucket-level and object-level requests can never be
+// confused (S3 keys are never empty).
+func Resource(bucket, key string) string {
+	switch {
+	case bucket == "":
+		return "*"
+	case key == "":
+		return bucket
+	default:
+		return bucket + "/" + key
+	}
+}
+
 // StatementRef names a statement that took part in a decision, so that an
 // audit line and an AccessDenied message can say which rule applied.
 type StatementRef struct {

@@ -442,3 +442,13 @@ func TestSetSwapsAtomically(t *testing.T) {
 		t.Fatal("Delete left the engine")
 	}
 }
+
+func TestResource(t *testing.T) {
+	for _, c := range []struct{ bucket, key, want string }{
+		{"", "", "*"}, {"", "k", "*"}, {"b", "", "b"}, {"b", "k", "b/k"}, {"b", "a/b/", "b/a/b/"},
+	} {
+		if got := Resource(c.bucket, c.key); got != c.want {
+			t.Errorf("Resource(%q, %q) = %q, want %q", c.bucket, c.key, got, c.want)
+		}
+	}
+}
