@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -38,26 +39,20 @@ func decodeBase64(s string) ([]byte, error) {
 	return raw, nil
 }
 
-// docInfo is what the pre-filter learned while streaming the tokens; the tree is built by etree
-// afterwards from the same bytes.
+// docInfo is what the pre-filter learned while walking the parsed tree.
 type docInfo struct {
 	assertions          int // saml:Assertion children of the root
 	encryptedAssertions int // saml:EncryptedAssertion children of the root
 }
 
-// nsScope is a prefix -> URI binding stack for the streaming pass (RawToken does no namespace
-// processing, so the pre-filter resolves names itself).
+// nsScope is a prefix -> URI binding stack used while walking the tree (etree keeps raw prefixes,
+// so the pre-filter resolves names itself and refuses unbound ones).
 type nsScope struct {
-	bind  map[string][]string
-	marks [][]string // prefixes declared per open element
+	bind map[string][]string
 }
 
-func (s *nsScope) push(prefixes []string) { s.marks = append(s.marks, prefixes) }
-
-func (s *nsScope) pop() {
-	top := s.marks[len(s.marks)-1]
-	s.marks = s.marks[:len(s.marks)-1]
-	for _, p := range top {
+func (s *nsScope) pop(prefixes []string) {
+	for _, p := range prefixes {
 		st := s.bind[p]
 		s.bind[p] = st[:len(st)-1]
 	}
@@ -78,14 +73,14 @@ func (s *nsScope) lookup(prefix string) (string, bool) {
 }
 
 type openElem struct {
-	prefix, local string
-	ns            string
+	ns, local string
 }
 
-// prefilter is layer 1 on the decoded bytes. It streams the document once with encoding/xml in
-// strict mode and refuses anything outside the narrow shape a SAML Response needs, before any
-// tree is built or any signature is looked at. On success it returns the etree document, parsed
-// with etree's own depth limit as a second line of defence.
+// prefilter is layer 1 on the decoded bytes. The document is parsed exactly once, by etree with
+// its ReadSettings limits (MaxDepth, strict mode, no entities, duplicate attributes preserved so
+// they can be refused, non-UTF-8 charsets refused); the tree is then walked once to refuse
+// anything outside the narrow shape a SAML Response needs, before any signature is looked at.
+// The 256 KiB cap bounds what the parse can allocate before the walk's limits apply.
 func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 	if len(raw) == 0 {
 		return nil, nil, refuse(CodeInvalidResponse, "empty SAML XML")
@@ -102,187 +97,181 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 			return nil, nil, refuse(CodeInvalidResponse, "control byte 0x%02x at offset %d (NUL and C0 controls are not XML)", b, i)
 		}
 	}
-	if raw[0] != '<' {
+	if len(raw) == 0 || raw[0] != '<' {
 		return nil, nil, refuse(CodeInvalidResponse, "decoded SAMLResponse does not start with '<' (deflated or not XML; only the POST binding is supported)")
 	}
-	info, err := scanTokens(raw)
-	if err != nil {
-		return nil, nil, err
-	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: MaxDepth}
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, nil, refuseWrap(CodeInvalidResponse, err, "SAML XML could not be parsed")
+	doc.ReadSettings = etree.ReadSettings{
+		MaxDepth:               MaxDepth,
+		PreserveDuplicateAttrs: true,
+		CharsetReader: func(label string, _ io.Reader) (io.Reader, error) {
+			return nil, fmt.Errorf("encoding %q is not UTF-8", label)
+		},
 	}
-	if doc.Root() == nil {
+	if err := doc.ReadFromBytes(raw); err != nil {
+		if errors.Is(err, etree.ErrMaxDepth) {
+			return nil, nil, refuse(CodeInvalidResponse, "elements nested deeper than %d", MaxDepth)
+		}
+		return nil, nil, refuseWrap(CodeInvalidResponse, err, "malformed XML: %v", err)
+	}
+	// Document level: an optional XML declaration first, whitespace, exactly one root element.
+	var root *etree.Element
+	for i, tok := range doc.Child {
+		switch t := tok.(type) {
+		case *etree.ProcInst:
+			if t.Target != "xml" || i != 0 {
+				return nil, nil, refuse(CodeInvalidResponse, "processing instructions are not allowed")
+			}
+			if err := checkXMLDecl(t.Inst); err != nil {
+				return nil, nil, err
+			}
+		case *etree.Directive:
+			return nil, nil, refuse(CodeInvalidResponse, "DOCTYPE, ENTITY and other <! directives are not allowed")
+		case *etree.CharData:
+			if strings.TrimLeft(t.Data, " \t\r\n") != "" {
+				return nil, nil, refuse(CodeInvalidResponse, "text outside the root element")
+			}
+		case *etree.Element:
+			if root != nil {
+				return nil, nil, refuse(CodeInvalidResponse, "more than one root element, or bytes after the root")
+			}
+			root = t
+		default:
+			return nil, nil, refuse(CodeInvalidResponse, "content outside the root element")
+		}
+	}
+	if root == nil {
 		return nil, nil, refuse(CodeInvalidResponse, "SAML XML has no root element")
 	}
-	return doc, info, nil
+	w := &walker{info: &docInfo{}, scope: &nsScope{bind: map[string][]string{}}, ids: map[string]struct{}{}}
+	if err := w.walk(root, nil); err != nil {
+		return nil, nil, err
+	}
+	if n := w.info.assertions + w.info.encryptedAssertions; n != 1 {
+		return nil, nil, refuse(CodeInvalidResponse, "Response must contain exactly one Assertion or EncryptedAssertion, found %d", n)
+	}
+	return doc, w.info, nil
 }
 
-func scanTokens(raw []byte) (*docInfo, error) {
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	dec.Strict = true
-	dec.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
-		return nil, fmt.Errorf("encoding %q is not UTF-8", label)
+// walker carries the limits and namespace scope of one pre-filter walk.
+type walker struct {
+	info                    *docInfo
+	scope                   *nsScope
+	ids                     map[string]struct{}
+	stack                   []openElem
+	elements, attrs, nsDecl int
+	rt                      roundTripper
+}
+
+func (w *walker) walk(el *etree.Element, _ *etree.Element) error {
+	if len(w.stack)+1 > MaxDepth {
+		return refuse(CodeInvalidResponse, "elements nested deeper than %d", MaxDepth)
 	}
-	info := &docInfo{}
-	var rt roundTripper
-	scope := &nsScope{bind: map[string][]string{}}
-	ids := map[string]struct{}{}
-	var (
-		stack                   []openElem
-		elements, attrs, nsDecl int
-		rootDone, sawToken      bool
-		attrSeen                = map[xml.Name]struct{}{}
-	)
-	for {
-		tok, err := dec.RawToken()
-		if err == io.EOF {
-			break
+	if w.elements++; w.elements > MaxElements {
+		return refuse(CodeInvalidResponse, "more than %d elements", MaxElements)
+	}
+	if len(el.Attr) > MaxAttributesPerElement {
+		return refuse(CodeInvalidResponse, "an element has more than %d attributes", MaxAttributesPerElement)
+	}
+	if w.attrs += len(el.Attr); w.attrs > MaxAttributes {
+		return refuse(CodeInvalidResponse, "more than %d attributes", MaxAttributes)
+	}
+	name := xml.Name{Space: el.Space, Local: el.Tag}
+	if err := checkQName(name); err != nil {
+		return err
+	}
+	// Namespace declarations first, so the element's own prefix can use them.
+	var declared []string
+	localDecls := 0
+	for i, a := range el.Attr {
+		an := xml.Name{Space: a.Space, Local: a.Key}
+		if err := checkQName(an); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, refuseWrap(CodeInvalidResponse, err, "malformed XML: %v", err)
+		for _, b := range el.Attr[:i] {
+			if b.Space == a.Space && b.Key == a.Key {
+				return refuse(CodeInvalidResponse, "duplicate attribute %s", quote(qname(an)))
+			}
 		}
-		first := !sawToken
-		sawToken = true
-		switch t := tok.(type) {
-		case xml.ProcInst:
-			if t.Target != "xml" || !first {
-				return nil, refuse(CodeInvalidResponse, "processing instructions are not allowed")
-			}
-			if err := checkXMLDecl(string(t.Inst)); err != nil {
-				return nil, err
-			}
-		case xml.Directive:
-			return nil, refuse(CodeInvalidResponse, "DOCTYPE, ENTITY and other <! directives are not allowed")
-		case xml.Comment:
-			if len(stack) == 0 {
-				return nil, refuse(CodeInvalidResponse, "content outside the root element")
-			}
-		case xml.CharData:
-			if len(stack) == 0 && len(bytes.TrimLeft(t, " \t\r\n")) != 0 {
-				return nil, refuse(CodeInvalidResponse, "text outside the root element")
-			}
-		case xml.StartElement:
-			if rootDone {
-				return nil, refuse(CodeInvalidResponse, "more than one root element, or bytes after the root")
-			}
-			if len(stack)+1 > MaxDepth {
-				return nil, refuse(CodeInvalidResponse, "elements nested deeper than %d", MaxDepth)
-			}
-			if elements++; elements > MaxElements {
-				return nil, refuse(CodeInvalidResponse, "more than %d elements", MaxElements)
-			}
-			if len(t.Attr) > MaxAttributesPerElement {
-				return nil, refuse(CodeInvalidResponse, "an element has more than %d attributes", MaxAttributesPerElement)
-			}
-			if attrs += len(t.Attr); attrs > MaxAttributes {
-				return nil, refuse(CodeInvalidResponse, "more than %d attributes", MaxAttributes)
-			}
-			if err := checkQName(t.Name); err != nil {
-				return nil, err
-			}
-			if err := rt.check(t); err != nil {
-				return nil, err
-			}
-			// Namespace declarations first, so the element's own prefix can use them.
-			var declared []string
-			var localDecls int
-			clear(attrSeen)
-			for _, a := range t.Attr {
-				if err := checkQName(a.Name); err != nil {
-					return nil, err
-				}
-				if _, dup := attrSeen[a.Name]; dup {
-					return nil, refuse(CodeInvalidResponse, "duplicate attribute %s", quote(qname(a.Name)))
-				}
-				attrSeen[a.Name] = struct{}{}
-				prefix, isDecl := nsDeclPrefix(a.Name)
-				if !isDecl {
-					continue
-				}
-				if localDecls++; localDecls > MaxNamespaceDeclsPerElement {
-					return nil, refuse(CodeInvalidResponse, "an element declares more than %d namespaces", MaxNamespaceDeclsPerElement)
-				}
-				if nsDecl++; nsDecl > MaxNamespaceDecls {
-					return nil, refuse(CodeInvalidResponse, "more than %d namespace declarations", MaxNamespaceDecls)
-				}
-				if err := checkNSDecl(prefix, a.Value); err != nil {
-					return nil, err
-				}
-				if prefix == "xml" {
-					continue // re-declaring xml to its own URI is allowed and a no-op
-				}
-				scope.bind[prefix] = append(scope.bind[prefix], a.Value)
-				declared = append(declared, prefix)
-			}
-			scope.push(declared)
-			ns, ok := scope.lookup(t.Name.Space)
+		prefix, isDecl := nsDeclPrefix(an)
+		if !isDecl {
+			continue
+		}
+		if localDecls++; localDecls > MaxNamespaceDeclsPerElement {
+			return refuse(CodeInvalidResponse, "an element declares more than %d namespaces", MaxNamespaceDeclsPerElement)
+		}
+		if w.nsDecl++; w.nsDecl > MaxNamespaceDecls {
+			return refuse(CodeInvalidResponse, "more than %d namespace declarations", MaxNamespaceDecls)
+		}
+		if err := checkNSDecl(prefix, a.Value); err != nil {
+			return err
+		}
+		if prefix == "xml" {
+			continue // re-declaring xml to its own URI is allowed and a no-op
+		}
+		w.scope.bind[prefix] = append(w.scope.bind[prefix], a.Value)
+		declared = append(declared, prefix)
+	}
+	defer w.scope.pop(declared)
+	if err := w.rt.check(el); err != nil {
+		return err
+	}
+	ns, ok := w.scope.lookup(el.Space)
+	if !ok {
+		return refuse(CodeInvalidResponse, "undeclared namespace prefix %s", quote(el.Space))
+	}
+	// Attributes: prefixes bound, no two attributes with the same expanded name, IDs unique.
+	for i, a := range el.Attr {
+		if _, isDecl := nsDeclPrefix(xml.Name{Space: a.Space, Local: a.Key}); isDecl {
+			continue
+		}
+		if a.Space != "" {
+			ans, ok := w.scope.lookup(a.Space)
 			if !ok {
-				return nil, refuse(CodeInvalidResponse, "undeclared namespace prefix %s", quote(t.Name.Space))
+				return refuse(CodeInvalidResponse, "undeclared namespace prefix %s", quote(a.Space))
 			}
-			// Attributes: prefixes bound, no two attributes with the same expanded name, IDs unique.
-			type expanded struct{ ns, local string }
-			var seenExp []expanded
-			for _, a := range t.Attr {
-				if _, isDecl := nsDeclPrefix(a.Name); isDecl {
-					continue
-				}
-				ans := ""
-				if a.Name.Space != "" {
-					var ok bool
-					if ans, ok = scope.lookup(a.Name.Space); !ok {
-						return nil, refuse(CodeInvalidResponse, "undeclared namespace prefix %s", quote(a.Name.Space))
-					}
-					if strings.EqualFold(a.Name.Local, "id") {
-						// goxmldsig finds the ID with SelectAttr("ID"), which ignores prefixes:
-						// a prefixed ID could shadow the real one.
-						return nil, refuse(CodeInvalidResponse, "namespaced ID attribute %s is not allowed", quote(qname(a.Name)))
+			if strings.EqualFold(a.Key, "id") {
+				// goxmldsig finds the ID with SelectAttr("ID"), which ignores prefixes:
+				// a prefixed ID could shadow the real one.
+				return refuse(CodeInvalidResponse, "namespaced ID attribute %s is not allowed", quote(a.FullKey()))
+			}
+			for _, b := range el.Attr[:i] {
+				if b.Space != "" && b.Space != "xmlns" && b.Key == a.Key {
+					if bns, _ := w.scope.lookup(b.Space); bns == ans {
+						return refuse(CodeInvalidResponse, "duplicate attribute %s", quote(a.Key))
 					}
 				}
-				for _, e := range seenExp {
-					if e.ns == ans && e.local == a.Name.Local {
-						return nil, refuse(CodeInvalidResponse, "duplicate attribute %s", quote(a.Name.Local))
-					}
-				}
-				seenExp = append(seenExp, expanded{ans, a.Name.Local})
-				if a.Name.Space == "" && (a.Name.Local == "ID" || a.Name.Local == "Id" || a.Name.Local == "id") {
-					if _, dup := ids[a.Value]; dup {
-						return nil, refuse(CodeInvalidResponse, "duplicate ID %s (IDs must be unique in the document)", quote(a.Value))
-					}
-					ids[a.Value] = struct{}{}
-				}
 			}
-			depth := len(stack) + 1
-			if err := checkPosition(depth, ns, t.Name.Local, stack, info); err != nil {
-				return nil, err
+			continue
+		}
+		if a.Key == "ID" || a.Key == "Id" || a.Key == "id" {
+			if _, dup := w.ids[a.Value]; dup {
+				return refuse(CodeInvalidResponse, "duplicate ID %s (IDs must be unique in the document)", quote(a.Value))
 			}
-			stack = append(stack, openElem{prefix: t.Name.Space, local: t.Name.Local, ns: ns})
-		case xml.EndElement:
-			if len(stack) == 0 {
-				return nil, refuse(CodeInvalidResponse, "unbalanced end element")
-			}
-			top := stack[len(stack)-1]
-			if top.prefix != t.Name.Space || top.local != t.Name.Local {
-				return nil, refuse(CodeInvalidResponse, "end element does not match start element")
-			}
-			stack = stack[:len(stack)-1]
-			scope.pop()
-			if len(stack) == 0 {
-				rootDone = true
-			}
-		default:
-			return nil, refuse(CodeInvalidResponse, "unexpected XML token")
+			w.ids[a.Value] = struct{}{}
 		}
 	}
-	if !rootDone {
-		return nil, refuse(CodeInvalidResponse, "no complete root element")
+	if err := checkPosition(len(w.stack)+1, ns, el.Tag, w.stack, w.info); err != nil {
+		return err
 	}
-	if info.assertions+info.encryptedAssertions != 1 {
-		return nil, refuse(CodeInvalidResponse, "Response must contain exactly one Assertion or EncryptedAssertion, found %d", info.assertions+info.encryptedAssertions)
+	w.stack = append(w.stack, openElem{ns: ns, local: el.Tag})
+	defer func() { w.stack = w.stack[:len(w.stack)-1] }()
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.Element:
+			if err := w.walk(t, el); err != nil {
+				return err
+			}
+		case *etree.CharData, *etree.Comment:
+		case *etree.Directive:
+			return refuse(CodeInvalidResponse, "DOCTYPE, ENTITY and other <! directives are not allowed")
+		case *etree.ProcInst:
+			return refuse(CodeInvalidResponse, "processing instructions are not allowed")
+		default:
+			return refuse(CodeInvalidResponse, "unexpected XML token")
+		}
 	}
-	return info, nil
+	return nil
 }
 
 // checkPosition enforces where the security-relevant elements may appear at all, so that no
@@ -443,7 +432,11 @@ var (
 	roundTripCacheSize atomic.Int64
 )
 
-func (r *roundTripper) check(t xml.StartElement) error {
+func (r *roundTripper) check(el *etree.Element) error {
+	t := xml.StartElement{Name: xml.Name{Space: el.Space, Local: el.Tag}, Attr: make([]xml.Attr, len(el.Attr))}
+	for i, a := range el.Attr {
+		t.Attr[i] = xml.Attr{Name: xml.Name{Space: a.Space, Local: a.Key}, Value: a.Value}
+	}
 	r.key.Reset()
 	r.key.WriteString(t.Name.Space)
 	r.key.WriteByte(':')
