@@ -168,15 +168,16 @@ type attrIndex struct {
 // number of goroutines may call Decide and Explain while a [Set] swaps in a
 // newer Engine.
 type Engine struct {
-	org      string
-	policies []string // document names, sorted
-	stmts    []*cstmt
-	any      *principalIndex
-	roles    map[string]*principalIndex
-	groups   map[string]*principalIndex
-	names    map[string]*principalIndex
-	attrs    []attrIndex
-	otherOrg Decision
+	org       string
+	policies  []string // document names, sorted
+	stmts     []*cstmt
+	any       *principalIndex
+	roles     map[string]*principalIndex
+	groups    map[string]*principalIndex
+	names     map[string]*principalIndex
+	attrs     []attrIndex
+	attrByKey map[string]map[string]*principalIndex
+	otherOrg  Decision
 }
 
 // Compile validates docs and builds the decision index for orgID. Document
@@ -238,6 +239,7 @@ func Compile(orgID string, docs []*Document) (*Engine, error) {
 			}
 		}
 	}
+	e.attrByKey = attrs
 	for key, values := range attrs {
 		e.attrs = append(e.attrs, attrIndex{key: key, values: values})
 	}
@@ -460,11 +462,24 @@ func (e *Engine) Decide(req Request) Decision {
 	for _, g := range req.Groups {
 		b.scan(e.groups[g], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
 	}
-	if len(req.Attributes) > 0 {
-		for i := range e.attrs {
-			a := &e.attrs[i]
-			for _, v := range req.Attributes[a.key] {
-				b.scan(a.values[v], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+	// Visit attribute keys from whichever side has fewer: the request's
+	// attributes or the keys the policies test.
+	if len(req.Attributes) > 0 && len(e.attrs) > 0 {
+		if len(req.Attributes) <= len(e.attrs) {
+			for k, vs := range req.Attributes {
+				values := e.attrByKey[k]
+				for _, v := range vs {
+					if values != nil {
+						b.scan(values[v], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+					}
+				}
+			}
+		} else {
+			for i := range e.attrs {
+				a := &e.attrs[i]
+				for _, v := range req.Attributes[a.key] {
+					b.scan(a.values[v], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+				}
 			}
 		}
 	}

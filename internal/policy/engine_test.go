@@ -358,6 +358,7 @@ func TestDecideAllocatesNothing(t *testing.T) {
 		{OrgID: testOrg, Role: "reader-role", Action: "s3:GetObject", Resource: "test-bucket/k"},
 		{OrgID: testOrg, Role: "writer-role", Action: "S3:PutBucketPolicy", Resource: "test-bucket"},
 		{OrgID: testOrg, Role: "nobody", Groups: []string{"g"}, Attributes: map[string][]string{"dept": {"eng"}}, Action: "s3:PutObject", Resource: "x/k"},
+		{OrgID: testOrg, Attributes: map[string][]string{"a": {"1"}, "b": {"2"}, "dept": {"x", "eng"}}, Action: "s3:PutObject", Resource: "x/k"},
 		{OrgID: testOrg, Role: "admin-role", Action: strings.Repeat("s3:X", 100), Resource: "*"},
 		{OrgID: "other", Role: "admin-role", Action: "s3:GetObject", Resource: "test-bucket/k"},
 	}
