@@ -70,16 +70,9 @@ func start(t *testing.T, tlsCert, tlsKey string) *instance {
 		scheme = "https"
 		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	}
-	certPEM, keyPEM, err := idp.Keygen(idp.KeygenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := idp.ParseKeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kp, cert := testIdP(t)
 	return &instance{t: t, srv: srv, api: scheme + "://" + srv.APIAddr(), s3: scheme + "://" + srv.S3Addr(), token: rootToken,
-		kp: kp, cert: string(certPEM), https: tlsCert != "", client: client}
+		kp: kp, cert: cert, https: tlsCert != "", client: client}
 }
 
 // call sends a JSON API request with the root token and decodes the answer.
@@ -174,4 +167,21 @@ func code(err error) string {
 		return ae.ErrorCode()
 	}
 	return err.Error()
+}
+
+// httpClient is a plain client with its own connection pool.
+func httpClient() *http.Client { return &http.Client{Transport: &http.Transport{}} }
+
+// testIdP makes a test IdP key pair and returns it with its certificate PEM.
+func testIdP(t *testing.T) (*idp.KeyPair, string) {
+	t.Helper()
+	certPEM, keyPEM, err := idp.Keygen(idp.KeygenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := idp.ParseKeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, string(certPEM)
 }
