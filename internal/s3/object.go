@@ -305,15 +305,20 @@ func objectHeaders(hd http.Header, info storage.ObjectInfo) {
 	}
 }
 
+// overrideParams maps GetObject's response-* parameters to the headers they
+// set.
+var overrideParams = [][2]string{
+	{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+	{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"},
+}
+
 // responseOverrides reads the response-* query parameters of GetObject.
 // Every s3fed request is signed, which is S3's condition for honouring them.
 func responseOverrides(q map[string][]string) (map[string]string, error) {
 	var out map[string]string
-	for param, header := range map[string]string{
-		"response-content-type": "Content-Type", "response-content-language": "Content-Language",
-		"response-expires": "Expires", "response-cache-control": "Cache-Control",
-		"response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding",
-	} {
+	for _, o := range overrideParams {
+		param, header := o[0], o[1]
 		vs, ok := q[param]
 		if !ok || len(vs) == 0 {
 			continue
@@ -476,13 +481,13 @@ func (rq *request) deleteObjects() error {
 		case o.VersionID != "" && o.VersionID != "null":
 			fail("NoSuchVersion", "Versioning is not enabled; the only valid VersionId is \"null\".")
 		default:
-			d, _, err := rq.decide(actDeleteObject, rq.bucket, o.Key, "")
+			d, foreign, _, err := rq.decide(actDeleteObject, rq.bucket, o.Key, "")
 			if err != nil {
 				return err
 			}
 			ev.Statement = d.Statement
 			if !d.Allowed {
-				ae := deniedError(d)
+				ae := deniedError(d, foreign)
 				fail(ae.Code, ae.Message)
 				break
 			}
@@ -560,7 +565,7 @@ func (rq *request) authorizeCopy() (srcBucket, srcKey string, err error) {
 	if err := rq.authorize(actPutObject, rq.bucket, rq.key, ""); err != nil {
 		return "", "", err
 	}
-	d, missing, err := rq.decide(actGetObject, srcBucket, srcKey, "")
+	d, foreign, missing, err := rq.decide(actGetObject, srcBucket, srcKey, "")
 	if err != nil {
 		return "", "", err
 	}
@@ -569,7 +574,7 @@ func (rq *request) authorizeCopy() (srcBucket, srcKey string, err error) {
 		rq.ev.Resource = resourceOf(srcBucket, srcKey)
 		rq.ev.Decision = "Deny"
 		rq.ev.Statement = d.Statement
-		return "", "", deniedError(d)
+		return "", "", deniedError(d, foreign)
 	}
 	if missing {
 		return "", "", errNoSuchBucket

@@ -421,7 +421,7 @@ func (rq *request) lookupBucket(bucket string) (BucketRecord, []byte, error) {
 // caller learns no more than S3 would tell it. CreateBucket and
 // ListAllMyBuckets are decided without an owner.
 func (rq *request) authorize(action, bucket, key, prefix string) error {
-	d, missing, err := rq.decide(action, bucket, key, prefix)
+	d, foreign, missing, err := rq.decide(action, bucket, key, prefix)
 	if err != nil {
 		return err
 	}
@@ -430,7 +430,7 @@ func (rq *request) authorize(action, bucket, key, prefix string) error {
 	rq.ev.Statement = d.Statement
 	if !d.Allowed {
 		rq.ev.Decision = "Deny"
-		return deniedError(d)
+		return deniedError(d, foreign)
 	}
 	rq.ev.Decision = "Allow"
 	if missing {
@@ -439,8 +439,10 @@ func (rq *request) authorize(action, bucket, key, prefix string) error {
 	return nil
 }
 
-// decide asks the Authorizer without touching the access event.
-func (rq *request) decide(action, bucket, key, prefix string) (d AuthzDecision, missing bool, err error) {
+// decide asks the Authorizer without touching the access event. foreign
+// reports a bucket owned by another org than the caller's; missing a bucket
+// that does not exist.
+func (rq *request) decide(action, bucket, key, prefix string) (d AuthzDecision, foreign, missing bool, err error) {
 	req := AuthzRequest{
 		Identity: rq.ident, AccessKeyID: rq.accessKey, Action: action,
 		Resource: resourceOf(bucket, key), Bucket: bucket,
@@ -452,17 +454,23 @@ func (rq *request) decide(action, bucket, key, prefix string) (d AuthzDecision, 
 		case errors.Is(err, ErrNoSuchBucket):
 			missing = true
 		case err != nil:
-			return d, false, fmt.Errorf("look up bucket %q: %w", bucket, err)
+			return d, false, false, fmt.Errorf("look up bucket %q: %w", bucket, err)
 		default:
 			req.BucketOwnerOrg = rec.OrgID
 			req.BucketPolicy = pol
+			foreign = rec.OrgID != rq.ident.OrgID
 		}
 	}
-	return rq.s.authz.Authorize(rq.ctx, req), missing, nil
+	return rq.s.authz.Authorize(rq.ctx, req), foreign, missing, nil
 }
 
-func deniedError(d AuthzDecision) *Error {
-	if d.Statement != "" {
+// deniedError is the AccessDenied answer. It names the deciding statement
+// only when the bucket is the caller's org's own (or there is none): on
+// another org's bucket the statement may come from that org's bucket
+// policy, whose contents are not the caller's to see. The audit event keeps
+// the statement either way.
+func deniedError(d AuthzDecision, foreign bool) *Error {
+	if d.Statement != "" && !foreign {
 		return errAccessDenied("Access Denied: explicitly denied by statement " + d.Statement)
 	}
 	return errAccessDenied("Access Denied: no policy statement allows this action")

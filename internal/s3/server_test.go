@@ -960,6 +960,15 @@ func TestAuthorizationAndAudit(t *testing.T) {
 	if ev != want {
 		t.Errorf("event\n got %+v\nwant %+v", ev, want)
 	}
+	// On another org's bucket the statement is audited but not shown: it may
+	// be the owner's bucket policy.
+	r = e.mustDo(t, 403, "AKBOB", "GET", "/bkt/k", nil)
+	if r.errCode() != "AccessDenied" || bytes.Contains(r.body, []byte("deny-GetObject")) {
+		t.Errorf("foreign deny reveals statement: %s", r.body)
+	}
+	if ev := e.log.last(); ev.Statement != "org-policy/deny-GetObject" || ev.OrgID != "org2" {
+		t.Errorf("foreign deny event %+v", ev)
+	}
 	delete(e.authz.deny, "s3:GetObject")
 	r = e.mustDo(t, 200, "AKALICE", "PUT", "/bkt/k2", []byte("12345"))
 	if ev := e.log.last(); ev.Decision != "Allow" || ev.BytesIn != 5 || ev.Status != 200 || ev.Statement != "org-policy/allow-all" || ev.Action != "s3:PutObject" {
