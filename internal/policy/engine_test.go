@@ -348,6 +348,15 @@ func TestCompileRefusesInvalidAndDuplicateDocuments(t *testing.T) {
 	if _, err := Compile(testOrg, []*Document{nil}); err == nil {
 		t.Fatal("nil doc compiled")
 	}
+	// The per-org limit is checked before any work is done.
+	big := &Document{Version: Version, Name: "big", Statements: make([]Statement, MaxStatements)}
+	docs := make([]*Document, MaxEngineStatements/MaxStatements+1)
+	for i := range docs {
+		docs[i] = big
+	}
+	if _, err := Compile(testOrg, docs); err == nil || !strings.Contains(err.Error(), "more than the limit of 100000 per organization") {
+		t.Fatalf("over the org limit: %v", err)
+	}
 }
 
 func TestDecideAllocatesNothing(t *testing.T) {
