@@ -20,7 +20,7 @@ type validator struct {
 // responseParts are the direct children of a samlp:Response, in schema order.
 type responseParts struct {
 	issuer, sig, status, assertion *etree.Element
-	encrypted                      bool
+	encrypted                      *etree.Element // saml:EncryptedAssertion, when that is the child
 }
 
 // splitResponse checks the Response's children against the schema order
@@ -49,7 +49,7 @@ func splitResponse(resp *etree.Element) (*responseParts, error) {
 		case is(k, NSAssertion, "Assertion"):
 			at, p.assertion = 4, k
 		case is(k, NSAssertion, "EncryptedAssertion"):
-			at, p.encrypted = 4, true
+			at, p.encrypted = 4, k
 		default:
 			return nil, refuse(CodeInvalidResponse, "unexpected element %s in Response", quote(k.FullTag()))
 		}
@@ -58,13 +58,10 @@ func splitResponse(resp *etree.Element) (*responseParts, error) {
 		}
 		stage = at + 1
 	}
-	if p.encrypted {
-		return nil, refuse(CodeInvalidResponse, "encrypted assertions not supported by this config")
-	}
 	if p.status == nil {
 		return nil, refuse(CodeInvalidResponse, "Response has no Status")
 	}
-	if p.assertion == nil {
+	if p.assertion == nil && p.encrypted == nil {
 		return nil, refuse(CodeInvalidResponse, "Response has no Assertion")
 	}
 	return p, nil
@@ -134,11 +131,6 @@ func (v *validator) validate(raw []byte) (*Assertion, error) {
 		v.rep.fail("prefilter", err)
 		return nil, err
 	}
-	if info.encryptedAssertions > 0 {
-		err := refuse(CodeInvalidResponse, "encrypted assertions not supported by this config")
-		v.rep.fail("prefilter", err)
-		return nil, err
-	}
 	v.rep.pass("prefilter", "well-formed UTF-8, within limits, one samlp:Response root with one Assertion")
 
 	out := &Assertion{}
@@ -147,6 +139,12 @@ func (v *validator) validate(raw []byte) (*Assertion, error) {
 	if err != nil {
 		v.rep.fail("structure", err)
 		return nil, err
+	}
+	if info.encryptedAssertions > 0 || rp.encrypted != nil {
+		if rp.assertion, err = v.decryptAssertion(rp.encrypted); err != nil {
+			v.rep.fail("decrypt", err)
+			return nil, err
+		}
 	}
 	ap, err := splitAssertion(rp.assertion)
 	if err != nil {

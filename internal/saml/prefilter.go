@@ -144,7 +144,7 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 		return nil, nil, refuse(CodeInvalidResponse, "SAML XML has no root element")
 	}
 	w := &walker{info: &docInfo{}, scope: &nsScope{bind: map[string][]string{}}, ids: map[string]struct{}{}}
-	if err := w.walk(root, nil); err != nil {
+	if err := w.walk(root); err != nil {
 		return nil, nil, err
 	}
 	if n := w.info.assertions + w.info.encryptedAssertions; n != 1 {
@@ -163,7 +163,7 @@ type walker struct {
 	rt                      roundTripper
 }
 
-func (w *walker) walk(el *etree.Element, _ *etree.Element) error {
+func (w *walker) walk(el *etree.Element) error {
 	if len(w.stack)+1 > MaxDepth {
 		return refuse(CodeInvalidResponse, "elements nested deeper than %d", MaxDepth)
 	}
@@ -259,7 +259,7 @@ func (w *walker) walk(el *etree.Element, _ *etree.Element) error {
 	for _, tok := range el.Child {
 		switch t := tok.(type) {
 		case *etree.Element:
-			if err := w.walk(t, el); err != nil {
+			if err := w.walk(t); err != nil {
 				return err
 			}
 		case *etree.CharData, *etree.Comment:

@@ -1,17 +1,3 @@
-// Package saml validates a SAML 2.0 Response (Web Browser SSO profile, bearer, unsolicited) against
-// one federation config and returns only values read from cryptographically verified content.
-//
-// It is the security core of s3fed: a single bypass here lets anyone mint storage keys. The
-// package follows ../../shared/SAML-THREATS.md in three layers:
-//
-//  1. a byte pre-filter (size, strict base64, UTF-8, no DOCTYPE/entities/PIs, NCName-only names,
-//     depth/element/attribute/namespace limits, one samlp:Response root, nothing after it);
-//  2. a signature profile on top of goxmldsig v1.6.1 (keys only from Config.Certificates, exactly
-//     one enveloped exc-c14n reference to the parent's ID, SHA-2 only, RSA/ECDSA only);
-//  3. policy checks on the element that goxmldsig returned (Status, Version, Issuer, Destination,
-//     bearer Recipient, Conditions window, Audience, IssueInstant bound, replay claim).
-//
-// The package imports no HTTP and no database: the caller supplies the replay cache.
 package saml
 
 import (
