@@ -29,8 +29,9 @@ func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
 		if err := must(b.Put([]byte(bucket), binary.AppendVarint(nil, now))); err != nil {
 			return err
 		}
-		// Leftovers of a bucket deleted in this same batch are gone already;
-		// CreateBucketIfNotExists keeps the call total anyway.
+		// The tables never outlive the registry entry (both go in one
+		// transaction); IfNotExists only makes this robust to a hand-edited
+		// index.
 		if _, err := tx.CreateBucketIfNotExists(objBucket(bucket)); err != nil {
 			return must(err)
 		}
@@ -142,13 +143,25 @@ func bucketInfo(name string, v []byte) storage.BucketInfo {
 	return storage.BucketInfo{Name: name, Created: time.Unix(0, ns).UTC()}
 }
 
-// bucketTables returns the object and upload tables of an existing bucket,
-// or ErrBucketNotFound.
-func bucketTables(tx *bolt.Tx, bucket string) (objects, uploads *bolt.Bucket, err error) {
-	objects = tx.Bucket(objBucket(bucket))
-	uploads = tx.Bucket(uploadBucket(bucket))
-	if objects == nil || uploads == nil || tx.Bucket(inlineBucket(bucket)) == nil || tx.Bucket(bktBuckets).Get([]byte(bucket)) == nil {
-		return nil, nil, fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
+// objectsTable returns the object table of an existing bucket, or
+// ErrBucketNotFound. A bucket's tables ("o/", "d/", "u/") and its registry
+// entry are created and deleted together in one transaction, so the object
+// table alone answers whether the bucket exists (one lookup on the GET
+// path instead of four).
+func objectsTable(tx *bolt.Tx, bucket string) (*bolt.Bucket, error) {
+	ob := tx.Bucket(objBucket(bucket))
+	if ob == nil {
+		return nil, fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
 	}
-	return objects, uploads, nil
+	return ob, nil
+}
+
+// uploadsTable returns the multipart-upload table of an existing bucket, or
+// ErrBucketNotFound.
+func uploadsTable(tx *bolt.Tx, bucket string) (*bolt.Bucket, error) {
+	ub := tx.Bucket(uploadBucket(bucket))
+	if ub == nil {
+		return nil, fmt.Errorf("%w: %s", storage.ErrBucketNotFound, bucket)
+	}
+	return ub, nil
 }

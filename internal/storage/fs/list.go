@@ -38,7 +38,7 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, opts storage.Lis
 	}
 	var res storage.ListResult
 	err := s.view(func(tx *bolt.Tx) error {
-		ob, _, err := bucketTables(tx, bucket)
+		ob, err := objectsTable(tx, bucket)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func checkPartNumber(n int) error {
 
 // uploadTable returns an existing upload's table or ErrUploadNotFound.
 func uploadTable(tx *bolt.Tx, bucket, key, uploadID string) (*bolt.Bucket, *bolt.Bucket, error) {
-	_, ub, err := bucketTables(tx, bucket)
+	ub, err := uploadsTable(tx, bucket)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +95,7 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, bucket, key string, o
 	now := time.Now().UTC()
 	rec := uploadRec{initiated: now.UnixNano(), contentType: opts.ContentType, ifNoneMatch: opts.IfNoneMatch, meta: copyMeta(opts.Metadata)}
 	err = s.update(func(tx *bolt.Tx) error {
-		_, ub, err := bucketTables(tx, bucket)
+		ub, err := uploadsTable(tx, bucket)
 		if err != nil {
 			return err
 		}
@@ -472,7 +472,7 @@ func (s *Store) ListMultipartUploads(ctx context.Context, bucket string, prefix 
 	}
 	var out []storage.Upload
 	err := s.view(func(tx *bolt.Tx) error {
-		_, ub, err := bucketTables(tx, bucket)
+		ub, err := uploadsTable(tx, bucket)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"unicode/utf8"
 
@@ -36,9 +35,6 @@ func ValidBucketName(name string) error {
 	if strings.Contains(name, "..") {
 		return bad("must not contain two adjacent dots")
 	}
-	if a, err := netip.ParseAddr(name); err == nil && a.Is4() {
-		return bad("must not be formatted as an IP address")
-	}
 	if looksLikeIPv4(name) {
 		return bad("must not be formatted as an IP address")
 	}
@@ -55,24 +51,30 @@ func ValidBucketName(name string) error {
 	return nil
 }
 
-// looksLikeIPv4 catches dotted quads netip rejects (leading zeros such as
-// "192.168.01.1"), which S3 refuses all the same.
+// looksLikeIPv4 reports whether name is four dot-separated groups of one to
+// three digits ("192.168.5.4", and also "192.168.05.4" or "999.1.1.1",
+// which S3 refuses all the same). It allocates nothing: it runs on every
+// request.
 func looksLikeIPv4(name string) bool {
-	parts := strings.Split(name, ".")
-	if len(parts) != 4 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" || len(p) > 3 {
-			return false
-		}
-		for i := 0; i < len(p); i++ {
-			if p[i] < '0' || p[i] > '9' {
+	groups, digits := 1, 0
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+			if digits > 3 {
 				return false
 			}
+		case c == '.':
+			if digits == 0 {
+				return false
+			}
+			groups++
+			digits = 0
+		default:
+			return false
 		}
 	}
-	return true
+	return groups == 4 && digits > 0
 }
 
 func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }

@@ -48,7 +48,7 @@ func (s *Store) checkTarget(bucket, key string) error {
 		return err
 	}
 	return s.view(func(tx *bolt.Tx) error {
-		_, _, err := bucketTables(tx, bucket)
+		_, err := objectsTable(tx, bucket)
 		return err
 	})
 }
@@ -79,7 +79,7 @@ func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, i
 // pointed at before, which the caller unlinks after the commit. All checks
 // come before the first write (see update).
 func putObjectTx(tx *bolt.Tx, bucket, key string, rec []byte, isInline bool, inline []byte, ifNoneMatch bool) (old string, err error) {
-	ob, _, err := bucketTables(tx, bucket)
+	ob, err := objectsTable(tx, bucket)
 	if err != nil {
 		return "", err
 	}
@@ -148,7 +148,7 @@ func (s *Store) open(bucket, key string) (*version, error) {
 	defer l.RUnlock()
 	v := &version{}
 	err := s.view(func(tx *bolt.Tx) error {
-		ob, _, err := bucketTables(tx, bucket)
+		ob, err := objectsTable(tx, bucket)
 		if err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func (s *Store) open(bucket, key string) (*version, error) {
 func (s *Store) lookup(bucket, key string) (objectRec, error) {
 	var rec objectRec
 	err := s.view(func(tx *bolt.Tx) error {
-		ob, _, err := bucketTables(tx, bucket)
+		ob, err := objectsTable(tx, bucket)
 		if err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	var old string
 	err := s.update(func(tx *bolt.Tx) error {
 		old = ""
-		ob, _, err := bucketTables(tx, bucket)
+		ob, err := objectsTable(tx, bucket)
 		if err != nil {
 			return err
 		}
