@@ -222,7 +222,10 @@ func resolveRange(rng *storage.Range, size int64) (start, length int64, err erro
 
 // GetObject returns key's info and a reader over rng (all of it when nil).
 // The reader holds the version that was current when GetObject ran, even if
-// the key is overwritten or deleted while it is read. Reading uses the
+// the key is overwritten or deleted while it is read. A range that starts
+// at or past the end is ErrInvalidRange; one that runs past the end is cut
+// there, so the bytes served are [Start, min(Start+Length, info.Size)) —
+// the front door's Content-Range must say the same. Reading uses the
 // kernel's sendfile when the destination supports it (io.Copy to a
 // net.Conn), and one bounded buffer otherwise.
 func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *storage.Range) (storage.ObjectInfo, io.ReadCloser, error) {

@@ -5,9 +5,11 @@
 //
 // # Layout
 //
-//	DIR/index.db        bbolt index: buckets, objects, multipart uploads and parts
+//	DIR/index.db        bbolt index: buckets, objects (and the bytes of small ones),
+//	                    multipart uploads and parts
 //	DIR/tmp/            files being written; everything here is garbage after a crash
-//	DIR/data/XX/NAME    content files; NAME is 32 random hex digits, XX its first two
+//	DIR/data/XX/NAME    content files; NAME is 32 random hex digits, XX its first
+//	                    two (the 256 XX directories are created on first use)
 //
 // Object keys never become file names: a content file's name is random and
 // only the index maps a key to it, so keys such as "../../etc/passwd", "a//b"
@@ -23,7 +25,10 @@
 // and If-None-Match are decided atomically with the commit for free, and a
 // committed transaction is fsynced before Update returns. SQLite would work
 // too, but every GET would pay for query planning and row decoding, and the
-// database-level lock would be the same single writer anyway.
+// database-level lock would be the same single writer anyway. The price:
+// a bbolt commit costs two fdatasyncs (pages, then the meta page) where
+// SQLite's WAL mode costs one; group commit (below) spreads them over
+// concurrent writers.
 //
 // # Write protocol (crash ordering)
 //
@@ -61,6 +66,14 @@
 // commits a new file and then unlinks the old one, which POSIX keeps readable
 // through open descriptors. A striped lock per key orders "look up and open"
 // against "unlink the replaced file", so a reader never finds the file gone.
+// A reader of an inline object gets its own copy of the bytes.
+//
+// # Costs to know
+//
+// Open's garbage collection reads the whole index and lists DIR/data: time
+// and memory are proportional to the number of stored objects and parts
+// (about a hundred bytes each), once per start. ListMultipartUploads
+// returns every matching upload of a bucket (the interface has no paging).
 package fs
 
 import (
