@@ -27,7 +27,7 @@ import (
 // env is one server with one org ("acme"), one active SAML config trusting
 // kp, and a second org ("other") with its own config trusting the same key.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	st       store.Store
 	keys     *creds.Keyring
@@ -47,7 +47,7 @@ func (failingReplay) ClaimReplay(context.Context, string, time.Time, time.Time) 
 	return errors.New("database is locked")
 }
 
-func newEnv(t *testing.T, replayDown bool) *env {
+func newEnv(t testing.TB, replayDown bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))

@@ -49,6 +49,8 @@ var Dialect = sqlstore.Dialect{
 	Name:   "sqlite",
 	Serial: "INTEGER PRIMARY KEY AUTOINCREMENT",
 	Blob:   "BLOB",
+	// One writer at a time: queue in Go rather than in SQLite's busy handler.
+	SerializeWrites: true,
 	IsUniqueViolation: func(err error) bool {
 		var se *sqlite.Error
 		if errors.As(err, &se) {

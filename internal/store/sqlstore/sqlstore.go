@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/s3fed/s3fed/internal/store"
@@ -29,12 +30,26 @@ type Dialect struct {
 	Blob string
 	// IsUniqueViolation reports a unique/primary key constraint failure.
 	IsUniqueViolation func(error) bool
+	// SerializeWrites makes write transactions of this process queue on a
+	// mutex. SQLite allows one writer at a time and its busy handler backs
+	// off with sleeps of up to 100 ms, which turns contention into long tail
+	// latency; a Go mutex hands the write lock over at once.
+	SerializeWrites bool
 }
 
 // DB is a store.Store over one database/sql handle.
 type DB struct {
-	db *sql.DB
-	d  Dialect
+	db  *sql.DB
+	d   Dialect
+	wmu sync.Mutex
+}
+
+func (s *DB) lockWrites() func() {
+	if !s.d.SerializeWrites {
+		return func() {}
+	}
+	s.wmu.Lock()
+	return s.wmu.Unlock
 }
 
 // New wraps db and applies the migrations that are not yet applied.
@@ -194,6 +209,7 @@ func (s *DB) r() reader { return reader{s: s, db: s.db} }
 
 // Update runs fn in one transaction.
 func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	defer s.lockWrites()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -657,6 +673,7 @@ func (s *DB) AppendEvents(ctx context.Context, events []store.Event) error {
 
 // Prune removes replay entries and access keys that expired before `before`.
 func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
+	defer s.lockWrites()()
 	var total int64
 	for _, q := range []string{`DELETE FROM replay WHERE until_ns < ?`, `DELETE FROM access_keys WHERE expiry < ?`} {
 		res, err := s.db.ExecContext(ctx, s.q(q), before.UnixNano())
