@@ -35,6 +35,8 @@ import (
 var testCreds = map[string]sigv4.Credential{
 	"AKIAALICE0000000": {AccessKeyID: "AKIAALICE0000000", SecretKey: "alice-secret-key-000000000000000", SessionToken: "alice-session-token", Identity: alice},
 	"AKIABOB000000000": {AccessKeyID: "AKIABOB000000000", SecretKey: "bob-secret-key-00000000000000000", Identity: bob},
+	// carol's key expires an hour after the test binary starts.
+	"AKIACAROL0000000": {AccessKeyID: "AKIACAROL0000000", SecretKey: "carol-secret-key-000000000000000", Identity: alice, Expiry: time.Now().Add(time.Hour)},
 }
 
 // liveEnv is the front door with the real SigV4 verifier and fs backend
@@ -47,8 +49,22 @@ type liveEnv struct {
 	log   *memLog
 	store *fs.Store
 
-	mu    sync.Mutex
-	modes map[string]int // x-amz-content-sha256 modes seen
+	mu     sync.Mutex
+	modes  map[string]int // x-amz-content-sha256 modes seen
+	offset time.Duration  // added to the verifier's clock
+}
+
+// now is the verifier's clock: real time moved by offset.
+func (e *liveEnv) now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().Add(e.offset)
+}
+
+func (e *liveEnv) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.offset += d
 }
 
 // seen reports whether a payload mode reached the verifier.
@@ -74,10 +90,13 @@ func newLiveEnv(t *testing.T, useTLS bool, domain string) *liveEnv {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	e := &liveEnv{bk: newMemBuckets(), authz: &testAuthz{deny: map[string]bool{}, grant: map[string]string{}}, log: &memLog{}, store: store}
-	ver := &sigv4.Verifier{Region: "us-east-1", Service: "s3", Source: sigv4.CredentialSourceFunc(func(_ context.Context, id string) (sigv4.Credential, error) {
+	ver := &sigv4.Verifier{Region: "us-east-1", Service: "s3", Now: e.now, Source: sigv4.CredentialSourceFunc(func(_ context.Context, id string) (sigv4.Credential, error) {
 		c, ok := testCreds[id]
 		if !ok {
 			return sigv4.Credential{}, sigv4.ErrUnknownAccessKey
+		}
+		if !c.Expiry.IsZero() && !e.now().Before(c.Expiry) {
+			return sigv4.Credential{}, sigv4.ErrExpiredCredential
 		}
 		return c, nil
 	})}
@@ -539,6 +558,37 @@ func TestSDKPresigned(t *testing.T) {
 	}
 	if ev := e.log.last(); ev.Decision != "Deny" || ev.ErrorCode != "SignatureDoesNotMatch" || ev.OrgID != "" {
 		t.Errorf("tampered event %+v", ev)
+	}
+	// Past X-Amz-Expires the URL is refused.
+	short, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pre"), Key: aws.String(key)}, s3.WithPresignExpires(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Minute)
+	resp, err = e.ts.Client().Get(short.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !bytes.Contains(body, []byte("<Code>AccessDenied</Code>")) {
+		t.Errorf("expired presigned GET: %d %s", resp.StatusCode, body)
+	}
+	// A URL signed with a credential that has since expired: ExpiredToken.
+	carol := e.sdk(t, "AKIACAROL0000000", "")
+	long, err := s3.NewPresignClient(carol).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("pre"), Key: aws.String(key)}, s3.WithPresignExpires(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(2 * time.Hour)
+	resp, err = e.ts.Client().Get(long.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !bytes.Contains(body, []byte("<Code>ExpiredToken</Code>")) {
+		t.Errorf("presigned GET with expired credential: %d %s", resp.StatusCode, body)
 	}
 }
 
