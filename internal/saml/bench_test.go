@@ -55,3 +55,21 @@ func BenchmarkPrefilter(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateMaxSize is a both-signed Response just under the 256 KiB cap: the per-request
+// memory bound that matters for parallel maximum-size requests.
+func BenchmarkValidateMaxSize(b *testing.B) {
+	keys(b)
+	x := maxSizeResponse(b)
+	in := b64(x)
+	cfg := testConfig(b)
+	cfg.Replay = nopReplay{}
+	ctx := context.Background()
+	b.SetBytes(int64(len(x)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Validate(ctx, in, cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

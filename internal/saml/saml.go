@@ -42,8 +42,10 @@ const (
 	MaxEncodedSize = 360 << 10
 	// MaxDepth is the deepest element nesting accepted (a real Response is about 8 deep).
 	MaxDepth = 48
-	// MaxElements is the total number of elements accepted in one document.
-	MaxElements = 10000
+	// MaxElements is the total number of elements accepted in one document. goxmldsig v1.6.1
+	// refuses to traverse more than 1,000 nodes (its canonicalisation DoS fix), so a larger
+	// document could never verify; refusing it here gives a clear error before any crypto.
+	MaxElements = 1000
 	// MaxAttributesPerElement counts attributes including namespace declarations on one element.
 	MaxAttributesPerElement = 32
 	// MaxAttributes is the total number of attributes (including namespace declarations).

@@ -1,0 +1,123 @@
+package saml
+
+import (
+	"context"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+)
+
+// The validator must never reach the network or the file system on behalf of a message
+// (external entities, KeyInfo RetrievalMethod, x5u, ...): the package imports nothing that could.
+func TestNoNetworkOrFileImports(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range af.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if p == "os" || p == "os/exec" || p == "net" || strings.HasPrefix(p, "net/") || strings.Contains(p, "sql") {
+				t.Errorf("%s imports %s", f, p)
+			}
+		}
+	}
+}
+
+// maxSizeResponse is a valid signed Response just under MaxDecodedSize (many attribute values, as
+// a large group list would be).
+func maxSizeResponse(t testing.TB) []byte {
+	var attrs []attrKV
+	attrs = append(attrs, attrKV{tRole, []string{"reader-role"}})
+	var last []byte
+	for n := 0; ; n++ {
+		vals := make([]string, 10)
+		for i := range vals {
+			vals[i] = fmt.Sprintf("group-%06d-%s", n*10+i, strings.Repeat("x", 400))
+		}
+		attrs = append(attrs, attrKV{fmt.Sprintf("urn:groups:%d", n), vals})
+		x := xmlOf(t, resp{attrs: attrs}, signBoth)
+		if len(x) > MaxDecodedSize {
+			return last
+		}
+		last = x
+	}
+}
+
+func TestMaximumSizeResponse(t *testing.T) {
+	keys(t)
+	x := maxSizeResponse(t)
+	if len(x) > MaxDecodedSize {
+		t.Fatalf("fixture is %d bytes", len(x))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	a, err := Validate(context.Background(), b64(x), testConfig(t))
+	runtime.ReadMemStats(&after)
+	if err != nil || a == nil {
+		t.Fatalf("max-size response refused: %v", err)
+	}
+	// Budget for one maximum-size exchange: the document, a handful of tree copies inside
+	// goxmldsig and the canonical forms. Measured about 6 MB; 32 MB leaves room for Go versions.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+		t.Fatalf("validating a %d-byte response allocated %d bytes", len(x), alloc)
+	} else {
+		t.Logf("%d-byte response: %d bytes allocated, %d attributes", len(x), alloc, len(a.Attributes))
+	}
+	if _, err := os.Stat("testdata"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countElements(el *etree.Element) int {
+	n := 1
+	for _, c := range el.ChildElements() {
+		n += countElements(c)
+	}
+	return n
+}
+
+// responseWithElements is a both-signed Response with exactly n elements (n >= ~60).
+func responseWithElements(t *testing.T, n int) []byte {
+	t.Helper()
+	base := countElements(parseDoc(t, xmlOf(t, resp{}, signBoth)).Root())
+	vals := make([]string, n-base)
+	for i := range vals {
+		vals[i] = "g" + strconv.Itoa(i)
+	}
+	r := resp{attrs: []attrKV{{tRole, []string{"reader-role"}}, {tPrincip, append([]string{"alice@example.com"}, vals...)}}}
+	x := xmlOf(t, r, signBoth)
+	if got := countElements(parseDoc(t, x).Root()); got != n {
+		t.Fatalf("built %d elements, want %d", got, n)
+	}
+	return x
+}
+
+func TestElementLimitBoundary(t *testing.T) {
+	keys(t)
+	if _, err := ValidateXML(context.Background(), responseWithElements(t, MaxElements), testConfig(t)); err != nil {
+		t.Fatalf("a signed response with exactly MaxElements elements is refused: %v", err)
+	}
+	a, err := ValidateXML(context.Background(), responseWithElements(t, MaxElements+1), testConfig(t))
+	expectCode(t, a, err, CodeInvalidResponse)
+	if !strings.Contains(err.Error(), "elements") {
+		t.Fatalf("refused for the wrong reason: %v", err)
+	}
+}
