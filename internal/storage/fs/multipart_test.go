@@ -355,3 +355,55 @@ func TestRecordsRejectCorruption(t *testing.T) {
 func cpart(n int, etag string) storage.CompletePart {
 	return storage.CompletePart{PartNumber: n, ETag: etag}
 }
+
+func TestMultipartConcurrentParts(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir(), Options{MinPartSize: 1000})
+	mkBucket(t, s, "mpu")
+	up, err := s.CreateMultipartUpload(ctx, "mpu", "k", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	bodies := make([][]byte, n)
+	etags := make([]string, n)
+	errs := make(chan error, n*2)
+	done := make(chan struct{})
+	for i := range n {
+		bodies[i] = bytesOf(1000+i*37, byte(i))
+		go func() {
+			// Every part is uploaded twice; the second upload wins.
+			if _, err := s.UploadPart(ctx, "mpu", "k", up.UploadID, i+1, strings.NewReader("first try"), -1); err != nil {
+				errs <- err
+			}
+			p, err := s.UploadPart(ctx, "mpu", "k", up.UploadID, i+1, bytes.NewReader(bodies[i]), int64(len(bodies[i])))
+			if err != nil {
+				errs <- err
+			}
+			etags[i] = p.ETag
+			done <- struct{}{}
+		}()
+	}
+	for range n {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var complete []storage.CompletePart
+	var want []byte
+	for i := range n {
+		complete = append(complete, cpart(i+1, etags[i]))
+		want = append(want, bodies[i]...)
+	}
+	if _, err := s.CompleteMultipartUpload(ctx, "mpu", "k", up.UploadID, complete); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := getString(t, s, "mpu", "k", nil); got != string(want) {
+		t.Fatal("assembled bytes differ")
+	}
+	if data, tmp := dataFiles(t, s); data != 1 || tmp != 0 {
+		t.Fatalf("%d content files, %d temp files", data, tmp)
+	}
+}

@@ -298,6 +298,8 @@ func testPutFailures(t *testing.T, u int) {
 	s.maxPutSize = size(1000)
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
+	midCtx, midCancel := context.WithCancel(ctx)
+	defer midCancel()
 	badHash := errors.New("payload hash mismatch")
 	tests := []struct {
 		name string
@@ -313,6 +315,7 @@ func testPutFailures(t *testing.T, u int) {
 		{"declared too large", ctx, strings.NewReader("x"), size(1000) + 1, storage.ErrEntityTooLarge},
 		{"streamed too large", ctx, strings.NewReader(body(1000) + "x"), -1, storage.ErrEntityTooLarge},
 		{"canceled", canceled, strings.NewReader(body(4)), size(4), context.Canceled},
+		{"canceled mid-body", midCtx, &cancelingReader{r: strings.NewReader(body(8)), cancel: midCancel}, size(8), context.Canceled},
 		{"negative size", ctx, strings.NewReader(body(4)), -2, nil},
 	}
 	for _, tt := range tests {
@@ -343,6 +346,22 @@ func testPutFailures(t *testing.T, u int) {
 	if MaxPutSize != 5<<30 || MaxObjectSize != 5<<40 {
 		t.Fatal("S3 limits changed")
 	}
+}
+
+// cancelingReader cancels its context after the first read, like a client
+// that goes away mid-upload.
+type cancelingReader struct {
+	r      io.Reader
+	cancel context.CancelFunc
+}
+
+func (c *cancelingReader) Read(p []byte) (int, error) {
+	if len(p) > 1000 {
+		p = p[:1000]
+	}
+	n, err := c.r.Read(p)
+	c.cancel()
+	return n, err
 }
 
 func TestInlineAndFileVersions(t *testing.T) {
@@ -737,6 +756,9 @@ func TestReopenKeepsDataAndCollectsGarbage(t *testing.T) {
 		t.Fatal("second Open of the same directory succeeded")
 	}
 	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // idempotent
 		t.Fatal(err)
 	}
 	if _, err := s.HeadObject(ctx, "bkt", "keep"); !errors.Is(err, ErrClosed) {

@@ -54,6 +54,9 @@ func (s *Store) writeSmall(ctx context.Context, r io.Reader, declared, limit int
 	for n < len(buf) {
 		k, err := r.Read(buf[n:])
 		n += k
+		if cerr := checkCtx(ctx); cerr != nil {
+			return written{}, cerr
+		}
 		if err == io.EOF {
 			break
 		}
