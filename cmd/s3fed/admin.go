@@ -440,7 +440,7 @@ func newAdminAuditCmd(p func(*cobra.Command) printer) *cobra.Command {
 }
 
 func newResetRootCmd() *cobra.Command {
-	var dataDir string
+	var dataDir, dbURL string
 	cmd := &cobra.Command{
 		Use:   "reset-root-token --data-dir DIR",
 		Short: "Replace a lost root token, offline, by writing the state directly",
@@ -450,10 +450,13 @@ dir, which is what proves you are the operator. The old root token stops working
 at once, on a running server too.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if _, err := os.Stat(server.StatePath(dataDir)); err != nil {
+			if dbURL == "" {
+				dbURL = os.Getenv("S3FED_DATABASE_URL")
+			}
+			if _, err := os.Stat(server.StatePath(dataDir)); err != nil && dbURL == "" {
 				return fmt.Errorf("no s3fed state under %s: %w", dataDir, err)
 			}
-			st, err := server.OpenState(c.Context(), dataDir)
+			st, err := server.OpenState(c.Context(), dataDir, dbURL)
 			if err != nil {
 				return err
 			}
@@ -467,5 +470,6 @@ at once, on a running server too.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "./s3fed-data", "the server's data directory")
+	cmd.Flags().StringVar(&dbURL, "database-url", "", "the server's PostgreSQL URL, when it keeps state there (S3FED_DATABASE_URL)")
 	return cmd
 }

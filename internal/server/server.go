@@ -24,6 +24,7 @@ import (
 	"github.com/s3fed/s3fed/internal/creds"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/store"
+	"github.com/s3fed/s3fed/internal/store/postgres"
 	"github.com/s3fed/s3fed/internal/store/sqlite"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	ClockSkew time.Duration
 	S3Domain  string
 	Region    string
+	// DatabaseURL, when set (postgres://...), keeps state in PostgreSQL so
+	// that several replicas share it; empty means SQLite under DataDir.
+	DatabaseURL string
 	// RootToken, when set, becomes the root token (S3FED_ROOT_TOKEN).
 	RootToken string
 	Log       *slog.Logger
@@ -96,11 +100,15 @@ type Server struct {
 // StatePath is the SQLite file under the data dir.
 func StatePath(dataDir string) string { return filepath.Join(dataDir, "state.db") }
 
-// OpenState opens (creating) the data dir and its state database; the admin
-// CLI uses it offline too (reset-root-token).
-func OpenState(ctx context.Context, dataDir string) (store.Store, error) {
+// OpenState opens (creating) the data dir and the state database: PostgreSQL
+// when databaseURL is set, else SQLite in the data dir. The admin CLI uses it
+// offline too (reset-root-token).
+func OpenState(ctx context.Context, dataDir, databaseURL string) (store.Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if databaseURL != "" {
+		return postgres.Open(ctx, databaseURL)
 	}
 	return sqlite.Open(ctx, StatePath(dataDir))
 }
@@ -116,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
-	st, err := OpenState(ctx, cfg.DataDir)
+	st, err := OpenState(ctx, cfg.DataDir, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}

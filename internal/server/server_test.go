@@ -513,7 +513,7 @@ func TestTLS(t *testing.T) {
 // TestSetRootTokenAudited: replacing the root token leaves an audit event.
 func TestSetRootTokenAudited(t *testing.T) {
 	dir := t.TempDir()
-	st, err := server.OpenState(t.Context(), dir)
+	st, err := server.OpenState(t.Context(), dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
