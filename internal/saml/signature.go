@@ -276,7 +276,7 @@ func checkTransforms(ts *etree.Element) error {
 
 // usableCerts returns the trusted certificates that may verify a signature made with method at
 // time now: inside their validity period, of the matching key type, RSA between 2048 and 8192
-// bits, ECDSA on P-256/384/521. The rest are skipped (an expired pinned cert is simply not trusted
+// bits, ECDSA on P-256/384/521 only. The rest are skipped (an expired pinned cert is simply not trusted
 // any more), so an oversized key in a config can never turn into a verification cost.
 func usableCerts(certs []*x509.Certificate, method string, now time.Time) []*x509.Certificate {
 	want := signatureMethods[method]
@@ -291,7 +291,9 @@ func usableCerts(certs []*x509.Certificate, method string, now time.Time) []*x50
 				continue
 			}
 		case *ecdsa.PublicKey:
-			// any curve the x509 package parsed is fine (P-256/384/521)
+			if bits := k.Curve.Params().BitSize; bits != 256 && bits != 384 && bits != 521 {
+				continue // P-224 and anything else is not accepted
+			}
 		default:
 			continue
 		}
