@@ -396,7 +396,13 @@ func (rq *request) serve() error {
 		return newError("KeyTooLongError", http.StatusBadRequest, "Your key is too long")
 	}
 	if !o.selfAuthz {
-		if err := rq.authorize(o.action, rq.bucket, rq.key, rq.query.Get("prefix")); err != nil {
+		// s3:prefix exists only for listings; other operations must not let
+		// a stray ?prefix= influence a condition.
+		prefix := ""
+		if o.action == actListBucket || o.action == actListBucketMultipartUploads {
+			prefix = rq.query.Get("prefix")
+		}
+		if err := rq.authorize(o.action, rq.bucket, rq.key, prefix); err != nil {
 			return err
 		}
 	}
