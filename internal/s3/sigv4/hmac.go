@@ -14,6 +14,7 @@ type hmacSHA256 struct {
 	inner, outer hash.Hash
 	pad          [sha256.BlockSize]byte
 	keyBuf       [sha256.Size]byte
+	in           [sha256.Size]byte
 }
 
 func newHMAC() *hmacSHA256 {
@@ -44,9 +45,8 @@ func (h *hmacSHA256) start(key []byte) {
 
 // finish completes the MAC begun by start and writes it to out.
 func (h *hmacSHA256) finish(out *[sha256.Size]byte) {
-	var in [sha256.Size]byte
-	h.inner.Sum(in[:0])
-	h.outer.Write(in[:])
+	h.inner.Sum(h.in[:0])
+	h.outer.Write(h.in[:])
 	h.outer.Sum(out[:0])
 }
 

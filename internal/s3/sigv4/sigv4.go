@@ -65,9 +65,11 @@ func (f CredentialSourceFunc) Credential(ctx context.Context, accessKeyID string
 // Verifier authenticates requests signed with SigV4 for one region and service. Its fields
 // are set once at start-up; it is safe for concurrent use.
 type Verifier struct {
-	// Region the credential scope must name, e.g. "us-east-1".
+	// Region the credential scope must name, e.g. "us-east-1"; "" means "us-east-1", the
+	// region API.md gives S3 unless one is configured.
 	Region string
-	// Service the credential scope must name: "s3" (the STS endpoint may use "sts").
+	// Service the credential scope must name: "s3" (the STS endpoint may use "sts");
+	// "" means "s3".
 	Service string
 	// Source looks up access keys.
 	Source CredentialSource
@@ -211,6 +213,20 @@ func (v *Verifier) now() time.Time {
 	return time.Now()
 }
 
+func (v *Verifier) region() string {
+	if v.Region != "" {
+		return v.Region
+	}
+	return "us-east-1"
+}
+
+func (v *Verifier) service() string {
+	if v.Service != "" {
+		return v.Service
+	}
+	return "s3"
+}
+
 func (v *Verifier) maxSkew() time.Duration {
 	if v.MaxSkew > 0 {
 		return v.MaxSkew
@@ -280,11 +296,11 @@ func (v *Verifier) verify(r *http.Request) (*Result, *Error) {
 	if c.date != rq.amzDate[:8] {
 		return nil, newErr(malformed, "the credential scope date "+c.date+" is not the date of the request ("+rq.amzDate[:8]+")", nil)
 	}
-	if c.region != v.Region {
-		return nil, newErr(malformed, "the region "+strconv.Quote(trunc(c.region))+" is wrong; expecting "+strconv.Quote(v.Region), nil)
+	if c.region != v.region() {
+		return nil, newErr(malformed, "the region "+strconv.Quote(trunc(c.region))+" is wrong; expecting "+strconv.Quote(v.region()), nil)
 	}
-	if c.service != v.Service {
-		return nil, newErr(malformed, "the service "+strconv.Quote(trunc(c.service))+" is wrong; expecting "+strconv.Quote(v.Service), nil)
+	if c.service != v.service() {
+		return nil, newErr(malformed, "the service "+strconv.Quote(trunc(c.service))+" is wrong; expecting "+strconv.Quote(v.service()), nil)
 	}
 	if !signedHeaderHas(rq.auth.signedHeaders, "host") {
 		return nil, newErr(malformed, "the host header must be signed", nil)
@@ -324,6 +340,9 @@ func (v *Verifier) verify(r *http.Request) (*Result, *Error) {
 		default:
 			return nil, newErr(CodeServiceUnavailable, "credentials cannot be looked up right now; retry later", err)
 		}
+	}
+	if cred.SecretKey == "" {
+		return nil, newErr(CodeServiceUnavailable, "credentials cannot be looked up right now; retry later", errors.New("credential source returned an empty secret"))
 	}
 	if cred.AccessKeyID != "" && cred.AccessKeyID != c.accessKeyID {
 		return nil, newErr(CodeInvalidAccessKeyID, "the AWS access key id you provided does not exist in our records", nil)
@@ -539,7 +558,7 @@ func (v *Verifier) payloadHash(rq *request, s *scratch) *Error {
 			rq.payload = h
 			return nil
 		}
-		if v.Service == "s3" {
+		if v.service() == "s3" {
 			rq.payload = UnsignedPayload
 			return nil
 		}
@@ -547,7 +566,7 @@ func (v *Verifier) payloadHash(rq *request, s *scratch) *Error {
 	}
 	h, ok := headerValue(r.Header, "X-Amz-Content-Sha256")
 	if !ok {
-		if v.Service == "s3" {
+		if v.service() == "s3" {
 			return newErr(CodeInvalidRequest, "Missing required header for this request: x-amz-content-sha256", nil)
 		}
 		return v.bufferedPayloadHash(rq, s)
@@ -683,17 +702,18 @@ func (v *Verifier) buildBody(res *Result, rq *request, key *[32]byte) *Error {
 		return v.buildStreamingBody(res, rq, key, checks)
 	case UnsignedPayload:
 	default:
-		want, err := hex.DecodeString(rq.payload)
-		if err != nil {
+		var w [sha256.Size]byte
+		if _, err := hex.Decode(w[:], []byte(rq.payload)); err != nil {
 			return newErr(CodeInvalidRequest, "x-amz-content-sha256 is not hexadecimal", err)
 		}
 		if r.ContentLength == 0 && len(checks) == 0 {
-			if !hmac.Equal(want, emptySHA256[:]) {
+			if !hmac.Equal(w[:], emptySHA256[:]) {
 				return newErr(CodeXAmzContentSHA256Mismatch, "the SHA-256 of the body does not match x-amz-content-sha256", nil)
 			}
 			break
 		}
 		// First, so a corrupted body is reported as S3 does: the signed hash did not match.
+		want := append([]byte(nil), w[:]...)
 		checks = append([]digestCheck{{h: sha256.New(), want: want, code: CodeXAmzContentSHA256Mismatch, label: "x-amz-content-sha256"}}, checks...)
 	}
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
