@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/s3fed/s3fed/internal/storage"
 )
@@ -16,15 +18,45 @@ func (rq *request) ownerElem(org string) Owner {
 	return Owner{ID: org, DisplayName: org}
 }
 
-// listBuckets answers ListBuckets with the caller's org's buckets only.
+// MaxBuckets is the largest max-buckets a ListBuckets page may ask for.
+const MaxBuckets = 10000
+
+// listBuckets answers ListBuckets with the caller's org's buckets only,
+// filtered by prefix (and bucket-region, which is always this one) and paged
+// by max-buckets/continuation-token as current SDKs ask.
 func (rq *request) listBuckets() error {
 	recs, err := rq.s.buckets.List(rq.ctx, rq.ident.OrgID)
 	if err != nil {
 		return fmt.Errorf("list buckets of org %q: %w", rq.ident.OrgID, err)
 	}
-	res := listAllMyBucketsResult{Owner: rq.ownerElem(rq.ident.OrgID), Buckets: make([]bucketElem, 0, len(recs))}
+	prefix := rq.query.Get("prefix")
+	limit, err := parseMaxInt(rq.query.Get("max-buckets"), "max-buckets", MaxBuckets, MaxBuckets)
+	if err != nil {
+		return err
+	}
+	if _, ok := rq.query["max-buckets"]; ok && limit == 0 {
+		return errInvalidArgument("max-buckets must be between 1 and " + strconv.Itoa(MaxBuckets))
+	}
+	after := ""
+	if tok, ok := rq.query["continuation-token"]; ok {
+		if after, err = decodeToken(tok[0]); err != nil {
+			return err
+		}
+	}
+	res := listAllMyBucketsResult{Owner: rq.ownerElem(rq.ident.OrgID), Buckets: []bucketElem{}, Prefix: prefix}
+	if br := rq.query.Get("bucket-region"); br != "" && br != rq.s.region {
+		recs = nil
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Name < recs[j].Name })
 	for _, b := range recs {
-		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: isoTime(b.Created)})
+		if !strings.HasPrefix(b.Name, prefix) || b.Name <= after {
+			continue
+		}
+		if len(res.Buckets) == limit {
+			res.ContinuationToken = encodeToken(res.Buckets[len(res.Buckets)-1].Name)
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: isoTime(b.Created), BucketRegion: rq.s.region})
 	}
 	return rq.writeXML(res)
 }

@@ -61,7 +61,7 @@ var knownParams = map[string]bool{
 	"start-after": true, "encoding-type": true, "fetch-owner": true, "key-marker": true,
 	"upload-id-marker": true, "max-uploads": true, "max-parts": true,
 	"part-number-marker": true, "versionId": true, "x-id": true,
-	"allow-unordered": true,
+	"allow-unordered": true, "max-buckets": true, "bucket-region": true,
 }
 
 // identify maps method + subresources to an operation. bucket == "" is the

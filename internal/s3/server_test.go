@@ -276,6 +276,27 @@ func TestBucketLifecycle(t *testing.T) {
 	if !bytes.Contains(r.body, []byte(`<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`)) {
 		t.Errorf("namespace missing: %s", r.body)
 	}
+	// Paging and prefix, as current SDKs ask.
+	r = e.mustDo(t, 200, "AKALICE", "GET", "/?max-buckets=1", nil)
+	lb = listAllMyBucketsResult{}
+	if err := xml.Unmarshal(r.body, &lb); err != nil || len(lb.Buckets) != 1 || lb.Buckets[0].Name != "bkt" || lb.ContinuationToken == "" {
+		t.Errorf("page 1: %s", r.body)
+	}
+	r = e.mustDo(t, 200, "AKALICE", "GET", "/?max-buckets=1&continuation-token="+lb.ContinuationToken, nil)
+	lb = listAllMyBucketsResult{}
+	if err := xml.Unmarshal(r.body, &lb); err != nil || len(lb.Buckets) != 1 || lb.Buckets[0].Name != "loc-ok" || lb.ContinuationToken != "" {
+		t.Errorf("page 2: %s", r.body)
+	}
+	r = e.mustDo(t, 200, "AKALICE", "GET", "/?prefix=loc", nil)
+	lb = listAllMyBucketsResult{}
+	if err := xml.Unmarshal(r.body, &lb); err != nil || len(lb.Buckets) != 1 || lb.Buckets[0].Name != "loc-ok" || lb.Prefix != "loc" {
+		t.Errorf("prefix: %s", r.body)
+	}
+	r = e.mustDo(t, 200, "AKALICE", "GET", "/?bucket-region=eu-west-1", nil)
+	if bytes.Contains(r.body, []byte("<Bucket>")) {
+		t.Errorf("other region: %s", r.body)
+	}
+	e.mustDo(t, 400, "AKALICE", "GET", "/?max-buckets=0", nil)
 	e.mustDo(t, 200, "AKALICE", "HEAD", "/bkt", nil)
 	if r := e.mustDo(t, 403, "AKBOB", "HEAD", "/bkt", nil); len(r.body) != 0 {
 		t.Errorf("HEAD error has a body")
