@@ -511,8 +511,10 @@ func (rq *request) deleteObjects() error {
 	}
 	rq.suppressEv = true
 	if rq.s.accessLog != nil {
+		dur := rq.s.now().Sub(rq.start)
 		for i := range events {
 			events[i].Status = http.StatusOK
+			events[i].Duration = dur
 			if i == 0 {
 				events[i].BytesIn = rq.body.n
 				events[i].BytesOut = rq.w.n

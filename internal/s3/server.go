@@ -166,6 +166,13 @@ type AccessEvent struct {
 	BytesOut  int64
 	// ErrorCode is the S3 error code answered, "" on success.
 	ErrorCode string
+	// Operation is the S3 operation name ("GetObject", "DeleteObjects"),
+	// "" when the request was refused before it was identified; with
+	// Duration it lets the wiring derive request metrics from the log.
+	Operation string
+	// Duration is the time from the request's arrival to the end of the
+	// answer.
+	Duration time.Duration
 }
 
 // AccessLog receives access events. It must not block for long: it runs on
@@ -289,6 +296,7 @@ type request struct {
 	// (DeleteObjects) logged instead of ev when ev is suppressed.
 	ev         AccessEvent
 	suppressEv bool
+	start      time.Time
 }
 
 // ServeHTTP routes, authenticates, authorises and serves one S3 request.
@@ -308,7 +316,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-amz-request-id", rq.id)
 	h.Set("x-amz-id-2", rq.hostID)
 	h.Set("Server", "s3fed")
-	rq.ev = AccessEvent{Time: s.now().UTC(), RequestID: rq.id, SourceIP: ipString(rq.srcIP), Decision: "Deny", Resource: resourceOf(bucket, key)}
+	rq.start = s.now()
+	rq.ev = AccessEvent{Time: rq.start.UTC(), RequestID: rq.id, SourceIP: ipString(rq.srcIP), Decision: "Deny", Resource: resourceOf(bucket, key)}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -389,6 +398,7 @@ func (rq *request) serve() error {
 		return err
 	}
 	rq.ev.Action = o.action
+	rq.ev.Operation = o.name
 	if rq.bucket != "" && !validBucketName(rq.bucket) {
 		return newError("InvalidBucketName", http.StatusBadRequest, "The specified bucket is not valid.")
 	}
@@ -499,12 +509,15 @@ func (rq *request) fail(err error) {
 	writeError(rq.w, rq.r, ae, resource, rq.id, rq.hostID)
 }
 
-// finish drains nothing (the server does that), fills in the access event and
-// logs it.
+// finish releases the verified body, fills in the access event and logs it.
 func (rq *request) finish() {
+	if rq.result != nil && rq.result.Body != nil {
+		_ = rq.result.Body.Close()
+	}
 	if rq.s.accessLog == nil || rq.suppressEv {
 		return
 	}
+	rq.ev.Duration = rq.s.now().Sub(rq.start)
 	rq.ev.Status = rq.w.status()
 	rq.ev.BytesOut = rq.w.n
 	if rq.body != nil {

@@ -977,7 +977,11 @@ func TestAuthorizationAndAudit(t *testing.T) {
 	ev := e.log.last()
 	want := AccessEvent{Time: ev.Time, RequestID: r.h.Get("x-amz-request-id"), OrgID: "org1", PrincipalName: alice.PrincipalName,
 		Role: "admin", AccessKeyID: "AKALICE", Action: "s3:GetObject", Resource: "bkt/k", Decision: "Deny",
-		Statement: "org-policy/deny-GetObject", SourceIP: "192.0.2.1", Status: 403, BytesOut: int64(len(r.body)), ErrorCode: "AccessDenied"}
+		Statement: "org-policy/deny-GetObject", SourceIP: "192.0.2.1", Status: 403, BytesOut: int64(len(r.body)), ErrorCode: "AccessDenied",
+		Operation: "GetObject", Duration: ev.Duration}
+	if ev.Duration <= 0 {
+		t.Errorf("no duration")
+	}
 	if ev != want {
 		t.Errorf("event\n got %+v\nwant %+v", ev, want)
 	}
