@@ -163,6 +163,17 @@ func TestStreaming(t *testing.T) {
 	}
 }
 
+func TestChunkSizeLimitAccepted(t *testing.T) {
+	data := testData(MaxChunkSize)
+	r := streamingReq(t, chunkSpec{data: data, sizes: []int{MaxChunkSize}, mode: StreamingPayload}, nil)
+	res, err := testVerifier().Verify(r)
+	wantCode(t, err, "")
+	n, err := io.Copy(io.Discard, res.Body)
+	if err != nil || n != MaxChunkSize {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+}
+
 func TestStreamingHeaderErrors(t *testing.T) {
 	data := testData(100)
 	tests := []struct {
