@@ -243,3 +243,40 @@ func BenchmarkGet4KParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPut1M and BenchmarkGet1M show streaming throughput for objects
+// that take the content-file path (fsync, rename, directory fsync, commit).
+func BenchmarkPut1M(b *testing.B) {
+	s := benchStore(b)
+	body := bytesOf(1<<20, 1)
+	ctx := context.Background()
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.PutObject(ctx, "bench", fmt.Sprintf("k%08d", i), bytes.NewReader(body), storage.PutOptions{Size: -1}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkGet1M(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	if _, err := s.PutObject(ctx, "bench", "k", bytes.NewReader(bytesOf(1<<20, 1)), storage.PutOptions{Size: -1}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, rc, err := s.GetObject(ctx, "bench", "k", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); n != 1<<20 || err != nil {
+			b.Fatal(n, err)
+		}
+		rc.Close()
+	}
+}
