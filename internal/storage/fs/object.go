@@ -14,8 +14,9 @@ import (
 	"github.com/s3fed/s3fed/internal/storage"
 )
 
-// PutObject streams body into a new content file and then points key at it
-// in one index commit; see the package comment for the crash ordering. An
+// PutObject streams body into a new content file (or, up to InlineMaxSize
+// bytes, into the index itself) and then points key at it in one index
+// commit; see the package comment for the crash ordering. An
 // error from body, a length mismatch, a cancelled ctx or a failed
 // If-None-Match commits nothing and leaves any previous version in place.
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
@@ -329,7 +330,8 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
-// CopyObject streams src into a new content file for dst. With opts nil the
+// CopyObject streams src into new storage for dst (a content file, or the
+// index for a small object), never sharing bytes with src. With opts nil the
 // source's content type and metadata are kept (COPY); otherwise opts
 // replaces them (REPLACE) and opts.IfNoneMatch applies to dst. Copying an
 // object onto itself is allowed here (with COPY it only refreshes the
