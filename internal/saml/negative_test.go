@@ -919,3 +919,15 @@ func TestNegativeDoS(t *testing.T) {
 		}
 	})
 }
+
+func TestNegativeSignatureIDs(t *testing.T) {
+	keys(t)
+	runNeg(t, []negCase{
+		{name: "signed Response without ID, Reference URI=#", xml: func(t *testing.T) []byte {
+			r := resp{edit: func(r, a *etree.Element) { r.RemoveAttr("ID") }}
+			return xmlOf(t, r, how{resp: &signOpts{refURI: strp("#")}})
+		}, want: CodeInvalidSignature},
+		{name: "signed Assertion with an ID that is not an NCName", xml: signed(resp{assertionID: "1bad"}, signAsrtOnly), want: CodeInvalidSignature},
+		{name: "signed Assertion with an over-long ID", xml: signed(resp{assertionID: "_" + strings.Repeat("a", 300)}, signAsrtOnly), want: CodeInvalidSignature},
+	})
+}

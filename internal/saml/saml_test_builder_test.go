@@ -8,15 +8,16 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -53,20 +54,29 @@ var (
 	keyEC    *testKey // trusted ECDSA P-256 key
 )
 
-func newTestKey(t testing.TB, cn string, ec bool, notBefore, notAfter time.Time) *testKey {
+// newTestKey loads a committed test key (generating RSA keys in every test and fuzz worker process
+// is slow, very slow under fuzzing instrumentation) and self-signs a certificate for it.
+func newTestKey(t testing.TB, file, cn string, notBefore, notAfter time.Time) *testKey {
 	t.Helper()
-	var k crypto.Signer
-	var err error
-	if ec {
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
+	pemBytes, err := os.ReadFile(filepath.Join("testdata", "keys", file))
 	if err != nil {
 		t.Fatal(err)
 	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", file)
+	}
+	pk, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := pk.(crypto.Signer)
+	if !ok {
+		t.Fatalf("%s: not a signer", file)
+	}
+	serial := new(big.Int).SetBytes([]byte(file + cn))
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn},
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
@@ -85,12 +95,15 @@ func newTestKey(t testing.TB, cn string, ec bool, notBefore, notAfter time.Time)
 func keys(t testing.TB) {
 	keysOnce.Do(func() {
 		nb, na := tNow.Add(-24*time.Hour), tNow.Add(365*24*time.Hour)
-		keyIdP = newTestKey(t, "idp.example.com", false, nb, na)
-		keyIdP2 = newTestKey(t, "idp.example.com (new)", false, nb, na)
-		keyEvil = newTestKey(t, "idp.example.com", false, nb, na) // same name, other key
-		keyOld = newTestKey(t, "idp.example.com (old)", false, tNow.Add(-400*24*time.Hour), tNow.Add(-time.Hour))
-		keyEC = newTestKey(t, "idp.example.com (ec)", true, nb, na)
+		keyIdP = newTestKey(t, "idp.pem", "idp.example.com", nb, na)
+		keyIdP2 = newTestKey(t, "idp2.pem", "idp.example.com (new)", nb, na)
+		keyEvil = newTestKey(t, "evil.pem", "idp.example.com", nb, na) // same name, other key
+		keyOld = newTestKey(t, "old.pem", "idp.example.com (old)", tNow.Add(-400*24*time.Hour), tNow.Add(-time.Hour))
+		keyEC = newTestKey(t, "ec.pem", "idp.example.com (ec)", nb, na)
 	})
+	if keyIdP == nil || keyEC == nil {
+		t.Fatal("test keys not loaded")
+	}
 }
 
 // memReplay is an in-memory ReplayCache for tests.

@@ -320,7 +320,13 @@ func usableCerts(certs []*x509.Certificate, method string, now time.Time) []*x50
 // Otherwise (no KeyInfo, or KeyInfo naming a trusted cert) it is invalid_signature: a trusted
 // key was the only candidate and the signature or digest did not match.
 func (v *validator) verifyElement(el *etree.Element, sig *etree.Element, what string) (*etree.Element, *x509.Certificate, error) {
+	if sig == nil {
+		return nil, nil, refuse(CodeInvalidSignature, "%s is not signed", what)
+	}
 	id, _ := attr(el, "ID")
+	if !validID(id) {
+		return nil, nil, refuse(CodeInvalidSignature, "signed %s has no valid ID attribute for the Reference to name", what)
+	}
 	p, err := checkSignatureProfile(el, sig, id)
 	if err != nil {
 		return nil, nil, err
