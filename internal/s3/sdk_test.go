@@ -78,7 +78,7 @@ type authFunc func(*http.Request) (*sigv4.Result, error)
 
 func (f authFunc) Verify(r *http.Request) (*sigv4.Result, error) { return f(r) }
 
-func newLiveEnv(t *testing.T, useTLS bool, domain string) *liveEnv {
+func newLiveEnv(t testing.TB, useTLS bool, domain string) *liveEnv {
 	t.Helper()
 	// The environment's CA bundle would make the SDK replace our client's
 	// TLS roots; these tests bring their own.
@@ -132,7 +132,7 @@ func newLiveEnv(t *testing.T, useTLS bool, domain string) *liveEnv {
 
 // sdk returns an aws-sdk-go-v2 S3 client for key. Virtual-hosted clients
 // dial the test server whatever host name they compute.
-func (e *liveEnv) sdk(t *testing.T, key string, virtualHost string) *s3.Client {
+func (e *liveEnv) sdk(t testing.TB, key string, virtualHost string) *s3.Client {
 	t.Helper()
 	c := testCreds[key]
 	hc := e.ts.Client()
@@ -186,7 +186,7 @@ func apiCode(err error) string {
 	return ""
 }
 
-func randBytes(t *testing.T, n int) []byte {
+func randBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
