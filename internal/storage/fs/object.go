@@ -330,6 +330,62 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
+// DeleteObjects deletes many keys of one bucket in a single index commit,
+// for S3's DeleteObjects (up to 1000 keys): one commit instead of one per
+// key. It is not part of storage.Backend; the front door can use it through
+// an interface assertion. errs[i] is keys[i]'s outcome (nil when deleted or
+// already absent, ErrInvalidObjectName for a bad key); err is set when
+// nothing could be done (bad or missing bucket, closed store), and then
+// nothing was deleted.
+func (s *Store) DeleteObjects(ctx context.Context, bucket string, keys []string) (errs []error, err error) {
+	if err := ValidBucketName(bucket); err != nil {
+		return nil, err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
+	errs = make([]error, len(keys))
+	for i, k := range keys {
+		errs[i] = ValidObjectKey(k)
+	}
+	type gone struct{ key, file string }
+	var removed []gone
+	err = s.update(func(tx *bolt.Tx) error {
+		removed = removed[:0]
+		ob, err := objectsTable(tx, bucket)
+		if err != nil {
+			return err
+		}
+		db := tx.Bucket(inlineBucket(bucket))
+		for i, k := range keys {
+			if errs[i] != nil {
+				continue
+			}
+			prev := ob.Get([]byte(k))
+			if prev == nil {
+				continue
+			}
+			if p, err := decodeObject(prev); err == nil && p.file != "" {
+				removed = append(removed, gone{k, p.file})
+			}
+			if err := must(ob.Delete([]byte(k))); err != nil {
+				return err
+			}
+			if err := must(db.Delete([]byte(k))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete objects in %s: %w", bucket, err)
+	}
+	for _, g := range removed {
+		s.unlinkReplaced(bucket, g.key, g.file)
+	}
+	return errs, nil
+}
+
 // CopyObject streams src into new storage for dst (a content file, or the
 // index for a small object), never sharing bytes with src. With opts nil the
 // source's content type and metadata are kept (COPY); otherwise opts

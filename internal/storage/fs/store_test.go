@@ -672,6 +672,39 @@ func TestDeleteObject(t *testing.T) {
 	}
 }
 
+func TestDeleteObjects(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mkBucket(t, s, "bkt")
+	putString(t, s, "bkt", "small", "inline")
+	if _, err := s.PutObject(ctx, "bkt", "large", bytes.NewReader(bytesOf(50_000, 1)), storage.PutOptions{Size: -1}); err != nil {
+		t.Fatal(err)
+	}
+	putString(t, s, "bkt", "keep", "kept")
+	errs, err := s.DeleteObjects(ctx, "bkt", []string{"small", "large", "absent", "", "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []error{nil, nil, nil, storage.ErrInvalidObjectName, nil} {
+		if !errors.Is(errs[i], want) || (want == nil && errs[i] != nil) {
+			t.Errorf("errs[%d] = %v, want %v", i, errs[i], want)
+		}
+	}
+	res, err := s.ListObjects(ctx, "bkt", storage.ListOptions{})
+	if err != nil || len(res.Objects) != 1 || res.Objects[0].Key != "keep" {
+		t.Fatalf("after DeleteObjects: %+v %v", res.Objects, err)
+	}
+	if data, _ := dataFiles(t, s); data != 0 {
+		t.Fatalf("%d content files left", data)
+	}
+	if _, err := s.DeleteObjects(ctx, "nobucket", []string{"k"}); !errors.Is(err, storage.ErrBucketNotFound) {
+		t.Fatalf("missing bucket: %v", err)
+	}
+	if _, err := s.DeleteObjects(ctx, "BAD", []string{"k"}); !errors.Is(err, storage.ErrInvalidBucketName) {
+		t.Fatalf("bad bucket: %v", err)
+	}
+}
+
 func TestCopyObject(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
