@@ -183,6 +183,23 @@ func (rq *request) getObject() error {
 		return err
 	}
 	rangeHdr := r.Header.Get("Range")
+	// partNumber: s3fed does not keep part boundaries after completion, so
+	// every object is one part; part 1 is the whole object (206, as S3
+	// answers part reads) and a client reading by parts is done after it.
+	partRead := false
+	if pn, ok := rq.query["partNumber"]; ok {
+		n, err := strconv.Atoi(pn[0])
+		switch {
+		case err != nil || n < 1 || n > storage.MaxParts:
+			return errInvalidArgument("Part number must be an integer between 1 and " + strconv.Itoa(storage.MaxParts) + ", inclusive")
+		case rangeHdr != "":
+			return errInvalidRequest("Cannot specify both Range header and partNumber query parameter")
+		case n != 1:
+			return newError("InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable")
+		}
+		partRead = true
+		rangeHdr = "bytes=0-"
+	}
 	var (
 		info storage.ObjectInfo
 		rc   io.ReadCloser
@@ -213,6 +230,9 @@ func (rq *request) getObject() error {
 	if rangeHdr != "" {
 		var ok bool
 		rng, ok = parseRange(rangeHdr, info.Size)
+		if partRead && info.Size == 0 {
+			rng, ok = nil, true // an empty object is its own empty part 1
+		}
 		if !ok {
 			rq.w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 			return errInvalidRange
@@ -246,6 +266,9 @@ func (rq *request) getObject() error {
 		status = http.StatusPartialContent
 		length = rng.Length
 		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Start, rng.Start+rng.Length-1, info.Size))
+	}
+	if partRead {
+		hd.Set("x-amz-mp-parts-count", "1")
 	}
 	hd.Set("Content-Length", strconv.FormatInt(length, 10))
 	rq.w.WriteHeader(status)

@@ -136,9 +136,6 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 	}
 	switch method {
 	case http.MethodGet, http.MethodHead:
-		if has("partNumber") {
-			return op{}, errNotImplemented("GET by partNumber is not implemented by s3fed.")
-		}
 		if method == http.MethodGet {
 			switch {
 			case has("uploadId"):

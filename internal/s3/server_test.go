@@ -573,7 +573,21 @@ func TestRanges(t *testing.T) {
 				t.Errorf("%s %s: body %q, want %q", tc.key, tc.rng, r.body, tc.body)
 			}
 		}
-		r := e.mustDo(t, 206, "AKALICE", "HEAD", "/bkt/r", nil, "Range", "bytes=2-4")
+		// Reads by part number: every object is a single part.
+		r := e.mustDo(t, 206, "AKALICE", "GET", "/bkt/r?partNumber=1", nil)
+		if string(r.body) != "0123456789" || r.h.Get("Content-Range") != "bytes 0-9/10" || r.h.Get("x-amz-mp-parts-count") != "1" {
+			t.Errorf("part 1: %q %v", r.body, r.h)
+		}
+		e.mustDo(t, 200, "AKALICE", "GET", "/bkt/empty?partNumber=1", nil)
+		for q, code := range map[string]string{"partNumber=2": "InvalidPartNumber", "partNumber=0": "InvalidArgument", "partNumber=x": "InvalidArgument"} {
+			if r := e.do(t, "AKALICE", "GET", "/bkt/r?"+q, nil); r.errCode() != code {
+				t.Errorf("%s: %d %s", q, r.code, r.body)
+			}
+		}
+		if r := e.do(t, "AKALICE", "GET", "/bkt/r?partNumber=1", nil, "Range", "bytes=0-1"); r.errCode() != "InvalidRequest" {
+			t.Errorf("part and range: %s", r.body)
+		}
+		r = e.mustDo(t, 206, "AKALICE", "HEAD", "/bkt/r", nil, "Range", "bytes=2-4")
 		if r.h.Get("Content-Length") != "3" || r.h.Get("Content-Range") != "bytes 2-4/10" {
 			t.Errorf("HEAD range: %v", r.h)
 		}
@@ -1107,7 +1121,6 @@ func TestNotImplementedAndMalformed(t *testing.T) {
 	}{
 		{"GET", "/bkt?tagging", 501, "NotImplemented"},
 		{"PUT", "/bkt/k?acl", 501, "NotImplemented"},
-		{"GET", "/bkt/k?partNumber=1", 501, "NotImplemented"},
 		{"POST", "/bkt", 501, "NotImplemented"},
 		{"PATCH", "/bkt/k", 405, "MethodNotAllowed"},
 		{"GET", "/bkt?%zz", 400, "InvalidArgument"},
