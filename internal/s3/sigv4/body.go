@@ -181,6 +181,8 @@ type chunkReader struct {
 	prev      [32]byte // previous signature in the chain
 	chunkHash hash.Hash
 	want      [32]byte
+	sts       []byte   // string-to-sign buffer, reused per chunk
+	sum, got  [32]byte // digest scratch; fields so they do not escape per chunk
 
 	remaining  int64
 	state      int
@@ -378,31 +380,22 @@ func (c *chunkReader) endChunk() *Error {
 //
 //	AWS4-HMAC-SHA256-PAYLOAD \n DATE \n SCOPE \n PREVIOUS-SIG \n hash("") \n hash(chunk)
 func (c *chunkReader) verifyChunk() *Error {
-	var sum [32]byte
-	c.chunkHash.Sum(sum[:0])
-	m := c.mac
-	m.start(c.key[:])
-	m.inner.Write([]byte("AWS4-HMAC-SHA256-PAYLOAD\n"))
-	m.inner.Write([]byte(c.amzDate))
-	m.inner.Write([]byte{'\n'})
-	m.inner.Write([]byte(c.scope))
-	m.inner.Write([]byte{'\n'})
-	writeHex(m.inner, c.prev[:])
-	m.inner.Write([]byte("\n" + emptySHA256Hex + "\n"))
-	writeHex(m.inner, sum[:])
-	var got [32]byte
-	m.finish(&got)
-	if !hmac.Equal(got[:], c.want[:]) {
+	c.chunkHash.Sum(c.sum[:0])
+	b := append(c.sts[:0], "AWS4-HMAC-SHA256-PAYLOAD\n"...)
+	b = append(b, c.amzDate...)
+	b = append(b, '\n')
+	b = append(b, c.scope...)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, c.prev[:])
+	b = append(b, "\n"+emptySHA256Hex+"\n"...)
+	b = hex.AppendEncode(b, c.sum[:])
+	c.sts = b
+	c.mac.mac(c.key[:], b, &c.got)
+	if !hmac.Equal(c.got[:], c.want[:]) {
 		return newErr(CodeSignatureDoesNotMatch, "an aws-chunked chunk signature does not match; the chunk was altered, reordered or signed with another key", nil)
 	}
 	c.prev = c.want
 	return nil
-}
-
-func writeHex(w io.Writer, b []byte) {
-	var buf [128]byte
-	n := hex.Encode(buf[:], b)
-	w.Write(buf[:n])
 }
 
 // readTrailers reads the trailer section after the final chunk. Lines end with "\n" or
@@ -486,21 +479,18 @@ func (c *chunkReader) readTrailers() *Error {
 //
 //	AWS4-HMAC-SHA256-TRAILER \n DATE \n SCOPE \n PREVIOUS-SIG \n hash(trailers)
 func (c *chunkReader) verifyTrailer(th hash.Hash, want *[32]byte) *Error {
-	var sum [32]byte
-	th.Sum(sum[:0])
-	m := c.mac
-	m.start(c.key[:])
-	m.inner.Write([]byte("AWS4-HMAC-SHA256-TRAILER\n"))
-	m.inner.Write([]byte(c.amzDate))
-	m.inner.Write([]byte{'\n'})
-	m.inner.Write([]byte(c.scope))
-	m.inner.Write([]byte{'\n'})
-	writeHex(m.inner, c.prev[:])
-	m.inner.Write([]byte{'\n'})
-	writeHex(m.inner, sum[:])
-	var got [32]byte
-	m.finish(&got)
-	if !hmac.Equal(got[:], want[:]) {
+	th.Sum(c.sum[:0])
+	b := append(c.sts[:0], "AWS4-HMAC-SHA256-TRAILER\n"...)
+	b = append(b, c.amzDate...)
+	b = append(b, '\n')
+	b = append(b, c.scope...)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, c.prev[:])
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, c.sum[:])
+	c.sts = b
+	c.mac.mac(c.key[:], b, &c.got)
+	if !hmac.Equal(c.got[:], want[:]) {
 		return newErr(CodeSignatureDoesNotMatch, "the aws-chunked trailer signature does not match; a trailer was altered", nil)
 	}
 	return nil
