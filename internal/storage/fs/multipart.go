@@ -346,6 +346,10 @@ func (s *Store) assemble(ctx context.Context, parts []partRec, total int64) (wri
 	var n int64
 	for i, p := range parts {
 		pf, err := os.Open(s.dataPath(p.file))
+		if errorsIsNotExist(err) {
+			// Only DeleteBucket removes part files without the upload lock.
+			return written{}, fmt.Errorf("%w: a part vanished (the bucket was deleted)", storage.ErrUploadNotFound)
+		}
 		if err != nil {
 			return written{}, fmt.Errorf("fs: opening part %d: %w", i+1, err)
 		}
