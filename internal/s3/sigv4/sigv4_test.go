@@ -394,3 +394,13 @@ func TestConcurrentVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBodyLimitFromHandler(t *testing.T) {
+	body := testData(100)
+	r := signSpec{method: "PUT", body: body}.build(t)
+	r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 10)
+	res, err := testVerifier().Verify(r)
+	wantCode(t, err, "")
+	_, err = readAll(res.Body)
+	wantCode(t, err, CodeEntityTooLarge)
+}
