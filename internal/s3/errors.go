@@ -83,7 +83,11 @@ func toAPIError(err error) *Error {
 		if status == 0 {
 			status = http.StatusForbidden
 		}
-		return &Error{Code: se.Code, Status: status, Message: se.Message, Err: err}
+		msg := se.Message
+		if msg == "" {
+			msg = "The request was refused (" + se.Code + ")."
+		}
+		return &Error{Code: se.Code, Status: status, Message: msg, Err: err}
 	}
 	var mbe *http.MaxBytesError
 	switch {
