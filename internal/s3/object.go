@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -486,48 +487,69 @@ func (rq *request) deleteObjects() error {
 	} else if err != nil {
 		return fmt.Errorf("look up bucket: %w", err)
 	}
-	res := deleteResult{}
-	events := make([]AccessEvent, 0, len(req.Objects))
-	for _, o := range req.Objects {
-		ev := rq.ev
-		ev.Action = actDeleteObject
-		ev.Resource = resourceOf(rq.bucket, o.Key)
-		fail := func(code, msg string) {
-			ev.ErrorCode = code
-			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: code, Message: msg})
-		}
+	// Decide every key first, then delete the allowed ones (in one backend
+	// commit when the backend can batch), then answer in request order.
+	type outcome struct {
+		ev        AccessEvent
+		code, msg string
+	}
+	outs := make([]outcome, len(req.Objects))
+	var allowed []string
+	var allowedIdx []int
+	for i, o := range req.Objects {
+		out := &outs[i]
+		out.ev = rq.ev
+		out.ev.Action = actDeleteObject
+		out.ev.Resource = resourceOf(rq.bucket, o.Key)
 		switch {
 		case o.Key == "":
-			fail("UserKeyMustBeSpecified", "The Delete document has an Object without a Key.")
+			out.code, out.msg = "UserKeyMustBeSpecified", "The Delete document has an Object without a Key."
 		case len(o.Key) > MaxKeyLength:
-			fail("KeyTooLongError", "Your key is too long")
+			out.code, out.msg = "KeyTooLongError", "Your key is too long"
 		case o.VersionID != "" && o.VersionID != "null":
-			fail("NoSuchVersion", "Versioning is not enabled; the only valid VersionId is \"null\".")
+			out.code, out.msg = "NoSuchVersion", "Versioning is not enabled; the only valid VersionId is \"null\"."
 		default:
 			d, foreign, _, err := rq.decide(actDeleteObject, rq.bucket, o.Key, "")
 			if err != nil {
 				return err
 			}
-			ev.Statement = d.Statement
+			out.ev.Statement = d.Statement
 			if !d.Allowed {
 				ae := deniedError(d, foreign)
-				fail(ae.Code, ae.Message)
-				break
+				out.code, out.msg = ae.Code, ae.Message
+				continue
 			}
-			ev.Decision = "Allow"
-			if err := rq.s.backend.DeleteObject(rq.ctx, rq.bucket, o.Key); err != nil {
-				ae := toAPIError(err)
-				if ae.Status >= 500 {
-					rq.s.log.Error("s3: delete in DeleteObjects failed", "request_id", rq.id, "err", err)
-				}
-				fail(ae.Code, ae.Message)
-				break
-			}
-			if !req.Quiet {
-				res.Deleted = append(res.Deleted, deletedElem{Key: o.Key})
-			}
+			out.ev.Decision = "Allow"
+			allowed = append(allowed, o.Key)
+			allowedIdx = append(allowedIdx, i)
 		}
-		events = append(events, ev)
+	}
+	if len(allowed) > 0 {
+		errs, err := rq.deleteKeys(allowed)
+		if err != nil {
+			return err
+		}
+		for j, derr := range errs {
+			if derr == nil {
+				continue
+			}
+			ae := toAPIError(derr)
+			if ae.Status >= 500 {
+				rq.s.log.Error("s3: delete in DeleteObjects failed", "request_id", rq.id, "err", derr)
+			}
+			outs[allowedIdx[j]].code, outs[allowedIdx[j]].msg = ae.Code, ae.Message
+		}
+	}
+	res := deleteResult{}
+	events := make([]AccessEvent, len(outs))
+	for i, out := range outs {
+		if out.code != "" {
+			out.ev.ErrorCode = out.code
+			res.Errors = append(res.Errors, deleteError{Key: req.Objects[i].Key, Code: out.code, Message: out.msg})
+		} else if !req.Quiet {
+			res.Deleted = append(res.Deleted, deletedElem{Key: req.Objects[i].Key})
+		}
+		events[i] = out.ev
 	}
 	if err := rq.writeXML(res); err != nil {
 		return err
@@ -546,6 +568,33 @@ func (rq *request) deleteObjects() error {
 		}
 	}
 	return nil
+}
+
+// BatchDeleter is an optional storage.Backend capability: deleting many keys
+// of one bucket at once (the fs store does it in one index commit).
+// DeleteObjects uses it when the backend has it. errs[i] is keys[i]'s
+// outcome; err means nothing was deleted.
+type BatchDeleter interface {
+	DeleteObjects(ctx context.Context, bucket string, keys []string) (errs []error, err error)
+}
+
+// deleteKeys deletes keys, batched when the backend can.
+func (rq *request) deleteKeys(keys []string) ([]error, error) {
+	if bd, ok := rq.s.backend.(BatchDeleter); ok {
+		errs, err := bd.DeleteObjects(rq.ctx, rq.bucket, keys)
+		if err != nil {
+			return nil, fmt.Errorf("delete objects: %w", err)
+		}
+		if len(errs) != len(keys) {
+			return nil, fmt.Errorf("delete objects: backend answered %d outcomes for %d keys", len(errs), len(keys))
+		}
+		return errs, nil
+	}
+	errs := make([]error, len(keys))
+	for i, k := range keys {
+		errs[i] = rq.s.backend.DeleteObject(rq.ctx, rq.bucket, k)
+	}
+	return errs, nil
 }
 
 // parseCopySource splits x-amz-copy-source ("[/]bucket/key[?versionId=…]",

@@ -1192,3 +1192,6 @@ func TestParseCopySource(t *testing.T) {
 		}
 	}
 }
+
+// The fs store batches DeleteObjects; the front door must notice.
+var _ BatchDeleter = (*fs.Store)(nil)
