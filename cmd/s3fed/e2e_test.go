@@ -353,6 +353,36 @@ func TestE2EServeAdminRestart(t *testing.T) {
 		t.Errorf("config after restart: %v", got)
 	}
 
+	// The rest of the admin CLI: tokens, keys, revocation, config delete.
+	if l := ok(t, work, api, orgTok, "admin", "token", "list", "--org", "acme", "-o", "table").stdout; !strings.Contains(l, "e2e") || strings.Contains(l, orgTok) {
+		t.Errorf("token list:\n%s", l)
+	}
+	tok2 := ok(t, work, api, root, "admin", "token", "create", "--org", "acme").json(t)
+	ok(t, work, api, tok2["token"].(string), "admin", "org", "get", "acme")
+	fails(t, work, api, orgTok, "permission_denied", "admin", "token", "revoke", "--org", "acme", tok2["id"].(string))
+	ok(t, work, api, root, "admin", "token", "revoke", "--org", "acme", tok2["id"].(string))
+	fails(t, work, api, tok2["token"].(string), "unauthenticated", "admin", "org", "get", "acme")
+	fails(t, work, api, orgTok, "not_found", "admin", "keys", "revoke", "SFEDAAAAAAAAAAAAAAAAAAAAAAAA")
+	fails(t, work, api, root, "orgId", "admin", "keys", "revoke-principal", "saml/nobody")
+	ok(t, work, api, root, "admin", "keys", "revoke-principal", "saml/nobody", "--org", "acme")
+	ok(t, work, api, orgTok, "admin", "keys", "revoke-principal", "saml/nobody")
+	if k := ok(t, work, api, orgTok, "admin", "keys", "list", "--org", "acme", "--status", "REVOKED", "-o", "table").stdout; !strings.HasPrefix(k, "ACCESSKEYID") {
+		t.Errorf("keys table:\n%s", k)
+	}
+	if r := ok(t, work, api, orgTok, "admin", "config", "revoke-keys", "--org", "acme", cfgID).json(t); r["revoked"] != float64(0) {
+		t.Errorf("revoke-keys: %v", r)
+	}
+	cfg2 := ok(t, work, api, orgTok, "admin", "config", "create-saml", "--org", "acme", "--name", "doomed",
+		"--idp-entity-id", "urn:doomed", "--cert", "idp-cert.pem", "--active=false", "--max-duration", "900").json(t)
+	if cfg2["active"] != false || cfg2["maxDurationSeconds"] != float64(900) {
+		t.Errorf("create-saml flags: %v", cfg2)
+	}
+	ok(t, work, api, orgTok, "admin", "config", "delete", "--org", "acme", cfg2["configId"].(string))
+	fails(t, work, api, orgTok, "not_found (HTTP 404)", "admin", "config", "get", "--org", "acme", cfg2["configId"].(string))
+	if ev := ok(t, work, api, orgTok, "admin", "audit", "--org", "acme", "--limit", "1").json(t); len(ev["events"].([]any)) != 1 {
+		t.Errorf("audit --limit 1: %v", ev)
+	}
+
 	// A lost root token is replaced offline, even while the server runs.
 	fails(t, work, api, "", "no s3fed state", "admin", "reset-root-token", "--data-dir", filepath.Join(work, "nowhere"))
 	if _, err := os.Stat(filepath.Join(work, "nowhere")); !errors.Is(err, os.ErrNotExist) {
