@@ -360,8 +360,22 @@ func resourceOf(bucket, key string) string {
 }
 
 // serve authenticates the request, identifies the operation and runs it.
+// The operation is identified before authentication so that refused
+// requests are audited with the action they attempted, but its errors are
+// answered only to authenticated callers.
 func (rq *request) serve() error {
 	r := rq.r
+	q, qerr := url.ParseQuery(r.URL.RawQuery)
+	rq.query = q
+	var o op
+	opErr := qerr
+	if qerr != nil {
+		opErr = errInvalidArgument("The query string is not valid.")
+	} else {
+		o, opErr = identify(r.Method, rq.bucket, rq.key, q, r.Header)
+		rq.ev.Action = o.action
+		rq.ev.Operation = o.name
+	}
 	if sigv4.IsAnonymous(r) {
 		return errAccessDenied("Anonymous access is not allowed; sign the request with SigV4 credentials from s3fed.")
 	}
@@ -387,18 +401,9 @@ func (rq *request) serve() error {
 		body = http.NoBody
 	}
 	rq.body = &countingReader{r: body}
-
-	q, qerr := url.ParseQuery(r.URL.RawQuery)
-	if qerr != nil {
-		return errInvalidArgument("The query string is not valid.")
+	if opErr != nil {
+		return opErr
 	}
-	rq.query = q
-	o, err := identify(r.Method, rq.bucket, rq.key, q, r.Header)
-	if err != nil {
-		return err
-	}
-	rq.ev.Action = o.action
-	rq.ev.Operation = o.name
 	if rq.bucket != "" && !validBucketName(rq.bucket) {
 		return newError("InvalidBucketName", http.StatusBadRequest, "The specified bucket is not valid.")
 	}

@@ -370,8 +370,12 @@ func TestAuthenticationFailures(t *testing.T) {
 	if r.errCode() != "AccessDenied" {
 		t.Errorf("anonymous: %s", r.body)
 	}
-	if ev := e.log.last(); ev.Decision != "Deny" || ev.ErrorCode != "AccessDenied" || ev.Status != 403 {
+	if ev := e.log.last(); ev.Decision != "Deny" || ev.ErrorCode != "AccessDenied" || ev.Status != 403 || ev.Action != "s3:GetObject" || ev.Operation != "GetObject" || ev.Resource != "bkt/k" {
 		t.Errorf("anonymous event %+v", ev)
+	}
+	// Unauthenticated callers learn nothing about what is implemented.
+	if r := e.mustDo(t, 403, "", "GET", "/bkt?tagging", nil); r.errCode() != "AccessDenied" {
+		t.Errorf("anonymous NotImplemented: %s", r.body)
 	}
 	r = e.mustDo(t, 403, "AKNOBODY", "GET", "/bkt/k", nil)
 	if r.errCode() != "InvalidAccessKeyId" {
