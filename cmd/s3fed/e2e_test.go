@@ -446,3 +446,18 @@ func TestE2EServeRefusesBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ERootTokenFromEnv: S3FED_ROOT_TOKEN sets the root token; nothing
+// is printed.
+func TestE2ERootTokenFromEnv(t *testing.T) {
+	work := t.TempDir()
+	const tok = "env-chosen-root-token-0123"
+	srv := startServe(t, e2eEnv("S3FED_ROOT_TOKEN="+tok, "S3FED_DATA_DIR="+filepath.Join(work, "data")),
+		"--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0")
+	if srv.token != "" || strings.Contains(srv.before, "Root admin token") {
+		t.Errorf("a root token was printed although S3FED_ROOT_TOKEN is set:\n%s", srv.before)
+	}
+	ok(t, work, srv.api, tok, "admin", "org", "create", "envorg")
+	fails(t, work, srv.api, "s3fed_other", "unauthenticated", "admin", "org", "list")
+	srv.stop()
+}

@@ -914,3 +914,27 @@ func TestAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestOddPathIDs: IDs from the path are echoed quoted and truncated, never
+// raw or whole, in error messages.
+func TestOddPathIDs(t *testing.T) {
+	e := newEnv(t)
+	e.createOrg("acme")
+	long := strings.Repeat("a", 5000)
+	tests := []struct{ name, path, notHas string }{
+		{"long org", "/v1/admin/orgs/" + long, long[:100]},
+		{"long config", "/v1/admin/orgs/acme/workload-federation/" + long, long[:100]},
+		{"newline in org", "/v1/admin/orgs/a%0Ab", "a\nb"},
+		{"quote in config", "/v1/admin/orgs/acme/workload-federation/x%22y", `x"y`},
+		{"escape in org", "/v1/admin/orgs/%1B%5B31m", "\x1b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.call("GET", tt.path, e.root, nil)
+			isErr(t, r, 404, "not_found")
+			if len(r.str("message")) > 200 || strings.Contains(r.str("message"), tt.notHas) {
+				t.Errorf("message echoes the ID raw or whole: %q", r.str("message"))
+			}
+		})
+	}
+}
