@@ -117,6 +117,7 @@ type capReader struct {
 	left int64
 }
 
+// Read reads at most one byte past the cap, to tell "exactly at" from "over".
 func (c *capReader) Read(p []byte) (int, error) {
 	if c.left < 0 {
 		return 0, storage.ErrEntityTooLarge

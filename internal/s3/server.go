@@ -539,6 +539,7 @@ type responseWriter struct {
 	n           int64
 }
 
+// WriteHeader records the first status for the access event.
 func (w *responseWriter) WriteHeader(code int) {
 	if !w.wroteHeader {
 		w.code = code
@@ -547,6 +548,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write counts the body bytes for the access event.
 func (w *responseWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
@@ -588,6 +590,7 @@ type countingReader struct {
 	n int64
 }
 
+// Read counts the bytes read.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
