@@ -165,8 +165,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	s.api = &http.Server{Handler: jsonapi.Middleware(cfg.Log, apiHandler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	s.s3 = &http.Server{Handler: s3Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errLog := slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)
+	s.api = &http.Server{Handler: jsonapi.Middleware(cfg.Log, apiHandler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+	s.s3 = &http.Server{Handler: s3Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	return s, nil
 }
 
