@@ -336,10 +336,16 @@ func (s *Service) TestSAML(w http.ResponseWriter, r *http.Request, cfg store.Con
 		return err
 	}
 	a, checks, err := saml.ValidateWithReport(r.Context(), in.SAMLResponse, vc, false)
-	out := map[string]any{"checks": checks, "passed": false}
-	if checks == nil {
-		out["checks"] = []saml.Check{}
+	type checkJSON struct {
+		Name   string `json:"name"`
+		Passed bool   `json:"passed"`
+		Detail string `json:"detail,omitempty"`
 	}
+	cj := make([]checkJSON, 0, len(checks))
+	for _, c := range checks {
+		cj = append(cj, checkJSON(c))
+	}
+	out := map[string]any{"checks": cj, "passed": false}
 	if !cfg.Active {
 		out["warning"] = "the config is inactive: exchanges are refused with config_inactive until it is activated"
 	}
