@@ -149,13 +149,18 @@ func (rq *request) completeMultipartUpload() error {
 	})
 }
 
-// objectURL is the object's path-style URL on this listener.
+// objectURL is the object's URL on this listener, in the addressing style
+// the request used.
 func (rq *request) objectURL() string {
 	scheme := "http"
 	if rq.r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + rq.r.Host + "/" + rq.bucket + "/" + (&url.URL{Path: rq.key}).EscapedPath()
+	path := (&url.URL{Path: rq.key}).EscapedPath()
+	if rq.s.hostBucket(rq.r.Host) != "" {
+		return scheme + "://" + rq.r.Host + "/" + path
+	}
+	return scheme + "://" + rq.r.Host + "/" + rq.bucket + "/" + path
 }
 
 func (rq *request) abortMultipartUpload() error {
