@@ -121,3 +121,14 @@ func TestElementLimitBoundary(t *testing.T) {
 		t.Fatalf("refused for the wrong reason: %v", err)
 	}
 }
+
+func TestSPURLs(t *testing.T) {
+	for _, pub := range []string{"http://127.0.0.1:9001", "http://127.0.0.1:9001/"} {
+		if got := ACSURL(pub); got != tACS {
+			t.Errorf("ACSURL(%q) = %q", pub, got)
+		}
+		if got := AudienceURL(pub, "abc123"); got != tAudience {
+			t.Errorf("AudienceURL(%q) = %q", pub, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -310,4 +311,17 @@ func checkConfig(cfg *Config, skipReplay bool) error {
 		}
 	}
 	return nil
+}
+
+// ACSURL is the Destination and bearer Recipient every Response must carry for a service whose
+// public URL is publicURL (API.md: <public-url>/m2m-saml-acs). The server, the SP metadata and the
+// test IdP all derive it here so the exact-string comparison cannot drift between them.
+func ACSURL(publicURL string) string {
+	return strings.TrimRight(publicURL, "/") + "/m2m-saml-acs"
+}
+
+// AudienceURL is the Audience an organisation's Responses must name
+// (API.md: <public-url>/accounts/saml/ORG/metadata/).
+func AudienceURL(publicURL, orgID string) string {
+	return strings.TrimRight(publicURL, "/") + "/accounts/saml/" + orgID + "/metadata/"
 }
