@@ -483,10 +483,14 @@ func (rq *request) deleteObjects() error {
 	}
 	// The bucket must exist; a missing one is NoSuchBucket only for a caller
 	// allowed to delete the first key.
-	if _, _, err := rq.lookupBucket(rq.bucket); errors.Is(err, ErrNoSuchBucket) {
+	rec, _, err := rq.lookupBucket(rq.bucket)
+	if errors.Is(err, ErrNoSuchBucket) {
 		return rq.authorize(actDeleteObject, rq.bucket, req.Objects[0].Key, "")
 	} else if err != nil {
 		return fmt.Errorf("look up bucket: %w", err)
+	}
+	if err := checkExpectedOwner(rq.r.Header.Get("x-amz-expected-bucket-owner"), rec.OrgID); err != nil {
+		return err
 	}
 	// Decide every key first, then delete the allowed ones (in one backend
 	// commit when the backend can batch), then answer in request order.
@@ -643,6 +647,15 @@ func (rq *request) authorizeCopy() (srcBucket, srcKey string, err error) {
 	d, foreign, missing, err := rq.decide(actGetObject, srcBucket, srcKey, "")
 	if err != nil {
 		return "", "", err
+	}
+	if exp := rq.r.Header.Get("x-amz-source-expected-bucket-owner"); exp != "" && d.Allowed && !missing {
+		rec, _, err := rq.lookupBucket(srcBucket)
+		if err != nil {
+			return "", "", fmt.Errorf("look up copy source bucket: %w", err)
+		}
+		if err := checkExpectedOwner(exp, rec.OrgID); err != nil {
+			return "", "", err
+		}
 	}
 	if !d.Allowed {
 		rq.ev.Action = actGetObject

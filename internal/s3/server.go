@@ -457,6 +457,20 @@ func (rq *request) authorize(action, bucket, key, prefix string) error {
 	if missing {
 		return errNoSuchBucket
 	}
+	if bucket == rq.bucket && action != actCreateBucket {
+		return checkExpectedOwner(rq.r.Header.Get("x-amz-expected-bucket-owner"), rq.owner.OrgID)
+	}
+	return nil
+}
+
+// checkExpectedOwner applies x-amz-expected-bucket-owner (and the copy
+// source's x-amz-source-expected-bucket-owner): a client that names the org
+// it expects gets AccessDenied instead of writing into someone else's
+// bucket. s3fed's owner IDs are org IDs, as ListBuckets shows them.
+func checkExpectedOwner(expected, owner string) error {
+	if expected != "" && expected != owner {
+		return errAccessDenied("Access Denied: the bucket is not owned by the expected bucket owner")
+	}
 	return nil
 }
 

@@ -1084,6 +1084,13 @@ func TestAuthorizationAndAudit(t *testing.T) {
 		if last := reqs[len(reqs)-1]; last.Prefix != "k" || last.Resource != "bkt" || last.SecureTransport {
 			t.Errorf("list authz %+v", last)
 		}
+		// x-amz-expected-bucket-owner protects a client from the wrong bucket.
+		e.mustDo(t, 200, "AKALICE", "HEAD", "/bkt/k", nil, "x-amz-expected-bucket-owner", "org1")
+		if r := e.mustDo(t, 403, "AKALICE", "PUT", "/bkt/x", []byte("x"), "x-amz-expected-bucket-owner", "org2"); r.errCode() != "AccessDenied" {
+			t.Errorf("expected owner: %s", r.body)
+		}
+		e.mustDo(t, 200, "AKALICE", "PUT", "/bkt/copy", nil, "x-amz-copy-source", "/bkt/k", "x-amz-source-expected-bucket-owner", "org1")
+		e.mustDo(t, 403, "AKALICE", "PUT", "/bkt/copy", nil, "x-amz-copy-source", "/bkt/k", "x-amz-source-expected-bucket-owner", "org9")
 		// A denied request never reaches the backend.
 		e.authz.deny["s3:PutObject"] = true
 		e.mustDo(t, 403, "AKALICE", "PUT", "/bkt/never", []byte("x"))
