@@ -64,7 +64,11 @@ func FuzzValidate(f *testing.F) {
 	cfg := testConfig(f)
 	cfg.Replay = nopReplay{}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		before := recoveredPanics.Load()
 		a, err := ValidateXML(context.Background(), b, cfg)
+		if recoveredPanics.Load() != before {
+			t.Fatalf("validation panicked (recovered): %v", lastPanic.Load())
+		}
 		if err != nil {
 			if a != nil {
 				t.Fatal("Assertion returned with an error")

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 )
@@ -131,4 +132,17 @@ func TestSPURLs(t *testing.T) {
 			t.Errorf("AudienceURL(%q) = %q", pub, got)
 		}
 	}
+}
+
+func TestPanicBecomesRefusal(t *testing.T) {
+	keys(t)
+	cfg := testConfig(t)
+	cfg.Now = func() time.Time { panic("boom") }
+	before := recoveredPanics.Load()
+	a, err := ValidateXML(context.Background(), xmlOf(t, resp{}, signBoth), cfg)
+	expectCode(t, a, err, CodeInvalidResponse)
+	if recoveredPanics.Load() != before+1 {
+		t.Fatal("panic not counted")
+	}
+	recoveredPanics.Add(-1) // this one was deliberate
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -235,7 +236,14 @@ func (r *report) fail(name string, err error) {
 	r.checks = append(r.checks, Check{Name: name, Passed: false, Detail: err.Error()})
 }
 
-func run(ctx context.Context, b64 string, raw []byte, cfg *Config, rep *report, decode bool, opts ...runOption) (_ *Assertion, err error) {
+// recoveredPanics counts panics turned into refusals; tests fail when it is not zero, so the
+// safety net never hides a bug.
+var (
+	recoveredPanics atomic.Int64
+	lastPanic       atomic.Value // string
+)
+
+func run(ctx context.Context, b64 string, raw []byte, cfg *Config, rep *report, decode bool, opts ...runOption) (a *Assertion, err error) {
 	var st runState
 	for _, o := range opts {
 		o(&st)
@@ -243,7 +251,9 @@ func run(ctx context.Context, b64 string, raw []byte, cfg *Config, rep *report, 
 	// Defence in depth: a bug deep in a parser must become a refusal, never a crash of the server.
 	defer func() {
 		if p := recover(); p != nil {
-			err = refuse(CodeInvalidResponse, "internal validation failure")
+			recoveredPanics.Add(1)
+			lastPanic.Store(fmt.Sprint(p))
+			a, err = nil, refuse(CodeInvalidResponse, "internal validation failure")
 		}
 	}()
 	if err := checkConfig(cfg, st.skipReplay); err != nil {
@@ -259,7 +269,7 @@ func run(ctx context.Context, b64 string, raw []byte, cfg *Config, rep *report, 
 		rep.pass("decode", "%d bytes of XML", len(raw))
 	}
 	v := &validator{cfg: cfg, now: cfg.now(), rep: rep}
-	a, err := v.validate(raw)
+	a, err = v.validate(raw)
 	if err != nil {
 		return nil, err
 	}
