@@ -73,7 +73,7 @@ func benchSDK(b *testing.B, get bool, conc int) {
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bench"), Key: aws.String("obj"), Body: bytes.NewReader(data)}); err != nil {
 		b.Fatal(err)
 	}
-	b.SetParallelism(conc)
+	b.SetParallelism(conc) // goroutines = conc × GOMAXPROCS
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -94,5 +94,7 @@ func benchSDK(b *testing.B, get bool, conc int) {
 	})
 }
 
-func BenchmarkSDKGet4K(b *testing.B) { benchSDK(b, true, 1) }
-func BenchmarkSDKPut4K(b *testing.B) { benchSDK(b, false, 1) }
+func BenchmarkSDKGet4K(b *testing.B)   { benchSDK(b, true, 1) }
+func BenchmarkSDKPut4K(b *testing.B)   { benchSDK(b, false, 1) }
+func BenchmarkSDKGet4KC8(b *testing.B) { benchSDK(b, true, 4) } // 4 × GOMAXPROCS(2) = 8 goroutines
+func BenchmarkSDKPut4KC8(b *testing.B) { benchSDK(b, false, 4) }
