@@ -13,9 +13,9 @@ import (
 	"github.com/s3fed/s3fed/internal/storage"
 )
 
-// owner is the Owner element for the caller's org.
-func (rq *request) ownerElem(org string) Owner {
-	return Owner{ID: org, DisplayName: org}
+// ownerElem is the Owner element for an org.
+func (rq *request) ownerElem(org string) ownerXML {
+	return ownerXML{ID: org, DisplayName: org}
 }
 
 // MaxBuckets is the largest max-buckets a ListBuckets page may ask for.

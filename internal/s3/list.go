@@ -64,7 +64,7 @@ func (rq *request) list(p listParams, startAfter string) (storage.ListResult, er
 
 func (rq *request) contents(p listParams, objs []storage.ObjectInfo, withOwner bool) []objectElem {
 	out := make([]objectElem, 0, len(objs))
-	var owner *Owner
+	var owner *ownerXML
 	if withOwner {
 		o := rq.ownerElem(rq.owner.OrgID)
 		owner = &o

@@ -100,15 +100,15 @@ func (rq *request) drainBody(limit int64) error {
 	return nil
 }
 
-// Owner is the S3 Owner element; s3fed's owner is the bucket's org.
-type Owner struct {
+// ownerXML is the S3 Owner element; s3fed's owner is the bucket's org.
+type ownerXML struct {
 	ID          string `xml:"ID"`
 	DisplayName string `xml:"DisplayName"`
 }
 
 type listAllMyBucketsResult struct {
 	XMLName           xml.Name     `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListAllMyBucketsResult"`
-	Owner             Owner        `xml:"Owner"`
+	Owner             ownerXML     `xml:"Owner"`
 	Buckets           []bucketElem `xml:"Buckets>Bucket"`
 	ContinuationToken string       `xml:"ContinuationToken,omitempty"`
 	Prefix            string       `xml:"Prefix,omitempty"`
@@ -136,7 +136,7 @@ type versioningConfiguration struct {
 
 type accessControlPolicy struct {
 	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ AccessControlPolicy"`
-	Owner   Owner    `xml:"Owner"`
+	Owner   ownerXML `xml:"Owner"`
 	Grants  []grant  `xml:"AccessControlList>Grant"`
 }
 
@@ -153,12 +153,12 @@ type grantee struct {
 }
 
 type objectElem struct {
-	Key          string `xml:"Key"`
-	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag"`
-	Size         int64  `xml:"Size"`
-	StorageClass string `xml:"StorageClass"`
-	Owner        *Owner `xml:"Owner,omitempty"`
+	Key          string    `xml:"Key"`
+	LastModified string    `xml:"LastModified"`
+	ETag         string    `xml:"ETag"`
+	Size         int64     `xml:"Size"`
+	StorageClass string    `xml:"StorageClass"`
+	Owner        *ownerXML `xml:"Owner,omitempty"`
 }
 
 type commonPrefix struct {
@@ -260,8 +260,8 @@ type listPartsResult struct {
 	Bucket               string     `xml:"Bucket"`
 	Key                  string     `xml:"Key"`
 	UploadID             string     `xml:"UploadId"`
-	Initiator            Owner      `xml:"Initiator"`
-	Owner                Owner      `xml:"Owner"`
+	Initiator            ownerXML   `xml:"Initiator"`
+	Owner                ownerXML   `xml:"Owner"`
 	StorageClass         string     `xml:"StorageClass"`
 	PartNumberMarker     int        `xml:"PartNumberMarker"`
 	NextPartNumberMarker int        `xml:"NextPartNumberMarker"`
@@ -294,12 +294,12 @@ type listMultipartUploadsResult struct {
 }
 
 type uploadElem struct {
-	Key          string `xml:"Key"`
-	UploadID     string `xml:"UploadId"`
-	Initiator    Owner  `xml:"Initiator"`
-	Owner        Owner  `xml:"Owner"`
-	StorageClass string `xml:"StorageClass"`
-	Initiated    string `xml:"Initiated"`
+	Key          string   `xml:"Key"`
+	UploadID     string   `xml:"UploadId"`
+	Initiator    ownerXML `xml:"Initiator"`
+	Owner        ownerXML `xml:"Owner"`
+	StorageClass string   `xml:"StorageClass"`
+	Initiated    string   `xml:"Initiated"`
 }
 
 // s3URLEncode encodes a key for encoding-type=url answers: query escaping
