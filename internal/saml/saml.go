@@ -271,6 +271,9 @@ func run(ctx context.Context, b64 string, raw []byte, cfg *Config, rep *report, 
 	v := &validator{cfg: cfg, now: cfg.now(), rep: rep}
 	a, err = v.validate(raw)
 	if err != nil {
+		if rep != nil && rep.enabled && (len(rep.checks) == 0 || rep.checks[len(rep.checks)-1].Passed) {
+			rep.fail("validation", err) // every refusal ends the report with a failed check
+		}
 		return nil, err
 	}
 	if st.skipReplay {
