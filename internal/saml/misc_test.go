@@ -146,3 +146,37 @@ func TestPanicBecomesRefusal(t *testing.T) {
 	}
 	recoveredPanics.Add(-1) // this one was deliberate
 }
+
+// Validate is called concurrently by the HTTP layer with one Config per federation config.
+func TestConcurrentValidation(t *testing.T) {
+	keys(t)
+	cfg := testConfig(t)
+	xs := make([][]byte, 8)
+	for i := range xs {
+		xs[i] = xmlOf(t, resp{}, []how{signBoth, signAsrtOnly, signRespOnly}[i%3])
+	}
+	errs := make(chan error, len(xs)*2)
+	for _, x := range xs {
+		for range 2 { // the second use of each response must be a replay
+			go func() {
+				_, err := ValidateXML(context.Background(), x, cfg)
+				errs <- err
+			}()
+		}
+	}
+	ok, replayed := 0, 0
+	for range len(xs) * 2 {
+		err := <-errs
+		switch e, isE := err.(*Error); {
+		case err == nil:
+			ok++
+		case isE && e.Code == CodeReplayed:
+			replayed++
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	if ok != len(xs) || replayed != len(xs) {
+		t.Fatalf("ok=%d replayed=%d", ok, replayed)
+	}
+}
