@@ -172,7 +172,8 @@ func newAuditWriter(st store.Store, log *slog.Logger) *auditWriter {
 func (w *auditWriter) LogAccess(ctx context.Context, ev s3.AccessEvent) {
 	w.ch <- store.Event{Time: ev.Time, OrgID: ev.OrgID, Kind: "s3", Action: ev.Action, Target: ev.Resource, Outcome: ev.Decision,
 		Code: ev.ErrorCode, RequestID: ev.RequestID, ClientIP: ev.SourceIP, PrincipalName: ev.PrincipalName, Role: ev.Role,
-		AccessKeyID: ev.AccessKeyID, Details: map[string]any{"statement": ev.Statement, "status": ev.Status, "bytesIn": ev.BytesIn, "bytesOut": ev.BytesOut}}
+		AccessKeyID: ev.AccessKeyID, Details: map[string]any{"statement": ev.Statement, "status": ev.Status, "bytesIn": ev.BytesIn, "bytesOut": ev.BytesOut,
+			"operation": ev.Operation, "durationMs": float64(ev.Duration.Microseconds()) / 1000}}
 }
 
 func (w *auditWriter) run() {

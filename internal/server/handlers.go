@@ -60,7 +60,7 @@ func (s *Server) gateway(stsQuery http.Handler) (http.Handler, error) {
 	return s3.New(s3.Config{
 		Authenticator: &sigv4.Verifier{Region: s.cfg.Region, Service: "s3", Source: credSource{s.Creds}},
 		Authorizer:    &authorizer{set: s.Policies.Set},
-		Buckets:       bucketRecords{s.Store},
+		Buckets:       s3.NewBucketCache(bucketRecords{s.Store}, time.Second),
 		Backend:       backend,
 		AccessLog:     aw,
 		STS:           stsQuery,
