@@ -1,12 +1,16 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/beevik/etree"
 )
 
 // expectCode asserts that err is a *Error with the wanted code and that no Assertion came back.
@@ -73,4 +77,49 @@ func TestValidateHappyPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Shapes real IdPs produce that a strict validator must still accept.
+func TestRealWorldShapes(t *testing.T) {
+	keys(t)
+	t.Run("default namespace on the Assertion (ADFS style)", func(t *testing.T) {
+		r := resp{edit: func(r, a *etree.Element) {
+			var strip func(e *etree.Element)
+			strip = func(e *etree.Element) {
+				if e.Space == "saml" {
+					e.Space = ""
+				}
+				for _, c := range e.ChildElements() {
+					strip(c)
+				}
+			}
+			strip(a)
+			a.CreateAttr("xmlns", NSAssertion)
+		}}
+		for _, h := range []how{signBoth, signAsrtOnly, signRespOnly} {
+			mustValidate(t, xmlOf(t, r, h), testConfig(t))
+		}
+	})
+	t.Run("InclusiveNamespaces PrefixList xs (Okta style)", func(t *testing.T) {
+		h := how{resp: &signOpts{inclusivePrefixes: "xs"}, asrt: &signOpts{inclusivePrefixes: "xs"}}
+		mustValidate(t, xmlOf(t, resp{}, h), testConfig(t))
+	})
+	t.Run("KeyInfo with a chain, trusted cert second", func(t *testing.T) {
+		h := how{asrt: &signOpts{keyInfo: func(ki *etree.Element) {
+			xd := ki.CreateElement("ds:X509Data")
+			xd.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(keyIdP2.cert.Raw))
+			xd.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(keyIdP.cert.Raw))
+		}}}
+		mustValidate(t, xmlOf(t, resp{}, h), testConfig(t))
+	})
+	t.Run("XML declaration absent, BOM and CDATA present", func(t *testing.T) {
+		x := xmlOf(t, resp{}, signBoth)
+		x = x[bytes.Index(x, []byte("?>"))+2:]
+		x = append([]byte("\xef\xbb\xbf"), x...)
+		x = bytes.Replace(x, []byte(">reader-role<"), []byte("><![CDATA[reader-role]]><"), 1)
+		a := mustValidate(t, x, testConfig(t))
+		if a.Attributes[tRole][0] != "reader-role" {
+			t.Fatal("CDATA value changed")
+		}
+	})
 }

@@ -337,8 +337,9 @@ type signOpts struct {
 	editSignedInfo func(si *etree.Element)
 	// after runs on the finished Signature (the change is NOT covered by the signature value).
 	after     func(sig *etree.Element)
-	rawECDSA  bool // XML-DSig raw r||s (default for ECDSA keys is raw; false means ASN.1)
-	asn1ECDSA bool
+	asn1ECDSA bool // ASN.1 DER ECDSA SignatureValue instead of XML-DSig's raw r||s
+	// inclusivePrefixes adds ec:InclusiveNamespaces PrefixList to the exc-c14n Transform (Okta).
+	inclusivePrefixes string
 }
 
 func strp(s string) *string { return &s }
@@ -369,7 +370,7 @@ func sign(t testing.TB, el *etree.Element, o signOpts) *etree.Element {
 		o.siC14N = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
 	}
 	if o.refC14N == nil {
-		o.refC14N = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+		o.refC14N = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(o.inclusivePrefixes)
 	}
 	if o.transforms == nil {
 		o.transforms = []string{algEnveloped, string(o.refC14N.Algorithm())}
@@ -406,7 +407,13 @@ func sign(t testing.TB, el *etree.Element, o signOpts) *etree.Element {
 		ref.CreateAttr("URI", *o.refURI)
 		tr := ref.CreateElement("ds:Transforms")
 		for _, alg := range o.transforms {
-			tr.CreateElement("ds:Transform").CreateAttr("Algorithm", alg)
+			te := tr.CreateElement("ds:Transform")
+			te.CreateAttr("Algorithm", alg)
+			if alg == algExcC14N && o.inclusivePrefixes != "" {
+				in := te.CreateElement("ec:InclusiveNamespaces")
+				in.CreateAttr("xmlns:ec", NSExcC14N)
+				in.CreateAttr("PrefixList", o.inclusivePrefixes)
+			}
 		}
 		ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", o.digestMethod)
 		ref.CreateElement("ds:DigestValue").SetText(digest)
