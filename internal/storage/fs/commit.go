@@ -11,10 +11,13 @@ import (
 // transaction never grows without bound under a flood of writes.
 const maxCommitBatch = 256
 
-// commitReq is one index change waiting for the commit loop.
+// commitReq is one index change waiting to be committed.
 type commitReq struct {
-	fn   func(tx *bolt.Tx) error
-	err  error
+	fn  func(tx *bolt.Tx) error
+	err error
+	// lead is set, before done is signalled, when this request's goroutine
+	// must run the next batch itself instead of waiting for a result.
+	lead bool
 	done chan struct{}
 }
 
@@ -40,54 +43,72 @@ func must(err error) error {
 // are queued at the same moment (group commit), and returns once that
 // transaction is durable or has failed. fn must check everything it needs
 // before its first write, and wrap write errors with must.
+//
+// There is no committer goroutine: the caller that finds no commit running
+// becomes the leader and commits the queue on its own goroutine (so a lone
+// writer pays no goroutine hand-off, which costs real time on a busy
+// machine); callers arriving meanwhile queue up. When the leader's batch is
+// durable it hands leadership to the first queued caller, whose batch is
+// everything queued by then, and returns.
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	req := &commitReq{fn: fn, done: make(chan struct{})}
-	select {
-	case s.commits <- req:
-	case <-s.closing:
+	s.cmu.Lock()
+	if s.closed {
+		s.cmu.Unlock()
 		return ErrClosed
 	}
-	<-req.done
+	s.queue = append(s.queue, req)
+	if s.leading {
+		s.cmu.Unlock()
+		<-req.done
+		if !req.lead {
+			return req.err
+		}
+		s.cmu.Lock()
+	} else {
+		s.leading = true
+	}
+	// Leader: take up to maxCommitBatch queued requests (ours among them).
+	n := min(len(s.queue), maxCommitBatch)
+	batch := make([]*commitReq, n)
+	copy(batch, s.queue)
+	s.queue = append(s.queue[:0], s.queue[n:]...)
+	s.cmu.Unlock()
+
+	s.commitBatch(batch)
+
+	s.cmu.Lock()
+	if len(s.queue) > 0 {
+		next := s.queue[0]
+		next.lead = true
+		close(next.done)
+	} else {
+		s.leading = false
+		s.idle.Broadcast()
+	}
+	s.cmu.Unlock()
 	return req.err
 }
 
-// commitLoop is the single writer. It takes the first waiting change, adds
-// every change that is already queued (without waiting for more, so a lone
-// writer pays no latency), and commits them in one bbolt transaction.
-func (s *Store) commitLoop() {
-	defer close(s.loopDone)
-	batch := make([]*commitReq, 0, maxCommitBatch)
-	for {
-		var first *commitReq
-		select {
-		case first = <-s.commits:
-		case <-s.closing:
-			return
-		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxCommitBatch {
-			select {
-			case r := <-s.commits:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			for _, r := range batch {
-				r.err = r.fn(tx)
-				var a abortTx
-				if errors.As(r.err, &a) {
-					return a.err
-				}
-			}
-			return nil
-		})
+// commitBatch runs every request of batch in one bbolt transaction, then
+// releases the waiting ones (the leader's own request has nobody waiting,
+// and a promoted leader's channel is already closed).
+func (s *Store) commitBatch(batch []*commitReq) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, r := range batch {
-			if err != nil {
-				r.err = fmt.Errorf("fs: index commit: %w", err)
+			r.err = r.fn(tx)
+			var a abortTx
+			if errors.As(r.err, &a) {
+				return a.err
 			}
+		}
+		return nil
+	})
+	for _, r := range batch {
+		if err != nil {
+			r.err = fmt.Errorf("fs: index commit: %w", err)
+		}
+		if !r.lead {
 			close(r.done)
 		}
 	}

@@ -158,9 +158,15 @@ type Store struct {
 	dataDirs [256]atomic.Pointer[os.File]
 	dirMu    sync.Mutex
 
-	commits   chan *commitReq
-	closing   chan struct{}
-	loopDone  chan struct{}
+	// Group commit state (see update): cmu guards the queue of waiting
+	// index changes, whether a leader is committing, and closed; idle is
+	// signalled when the last leader steps down.
+	cmu     sync.Mutex
+	queue   []*commitReq
+	leading bool
+	closed  bool
+	idle    *sync.Cond
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -206,11 +212,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		minPartSize:   opts.MinPartSize,
 		maxPutSize:    MaxPutSize,
 		maxObjectSize: MaxObjectSize,
-		commits:       make(chan *commitReq),
-		closing:       make(chan struct{}),
-		loopDone:      make(chan struct{}),
 		seed:          maphash.MakeSeed(),
 	}
+	s.idle = sync.NewCond(&s.cmu)
 	s.bufPool.New = func() any { b := make([]byte, copyBufferSize); return &b }
 
 	for _, d := range []string{dir, s.tmpDir, s.dataDir} {
@@ -252,7 +256,6 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeDirs()
 		return nil, err
 	}
-	go s.commitLoop()
 	return s, nil
 }
 
@@ -260,8 +263,12 @@ func Open(dir string, opts Options) (*Store, error) {
 // the index. Readers already handed out keep working until they are closed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.closing)
-		<-s.loopDone
+		s.cmu.Lock()
+		s.closed = true
+		for s.leading {
+			s.idle.Wait()
+		}
+		s.cmu.Unlock()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("fs: closing index: %w", err)
 		}
