@@ -3,11 +3,11 @@ package policy
 import "strings"
 
 // s3Actions is the catalogue of S3 IAM action names the compiler expands
-// wildcard action patterns against. For a request naming one of them, a
-// decision is a single map lookup per principal key instead of a scan of
-// the wildcard patterns; any other action (a newer S3 action, cwobject:…)
-// is still decided correctly, by matching the wildcard patterns at decision
-// time. The list is an optimisation, never a restriction.
+// wildcard action patterns against in long per-bucket lists. For a request
+// naming one of them, such a list costs one map lookup instead of a scan;
+// any other action (a newer S3 action, cwobject:…) is still decided
+// correctly, by matching the patterns at decision time. The list is an
+// optimisation, never a restriction.
 var s3Actions = []string{
 	"AbortMultipartUpload", "BypassGovernanceRetention", "CreateBucket", "DeleteBucket",
 	"DeleteBucketOwnershipControls", "DeleteBucketPolicy", "DeleteBucketWebsite", "DeleteObject",

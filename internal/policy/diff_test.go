@@ -191,11 +191,12 @@ func randomList(r *rand.Rand, gen func(*rand.Rand) string) []string {
 	return out
 }
 
-func randomDocs(r *rand.Rand) []*Document {
+// randomDocs makes 1-3 documents of 1..maxStatements statements.
+func randomDocs(r *rand.Rand, maxStatements int) []*Document {
 	docs := make([]*Document, 1+r.IntN(3))
 	for i := range docs {
 		d := &Document{Version: Version, Name: fmt.Sprintf("p%d", (i*7+r.IntN(3))%10+10*i)}
-		for j := range 1 + r.IntN(6) {
+		for j := range 1 + r.IntN(maxStatements) {
 			eff := Allow
 			if r.IntN(10) < 3 {
 				eff = Deny
@@ -247,13 +248,20 @@ func TestDifferentialEngineVsReference(t *testing.T) {
 	const policySets, requestsPerSet = 1000, 100
 	r := rand.New(rand.NewPCG(20261122, 4))
 	ref := &refEvaluator{re: map[string]*regexp.Regexp{}}
-	var allows, explicitDenies, implicit int
+	var allows, explicitDenies, implicit, actionMaps int
 	for set := range policySets {
-		docs := randomDocs(r)
+		// Every fourth set is large, so that long per-bucket lists get
+		// their action maps and that path is compared too.
+		maxStatements := 6
+		if set%4 == 3 {
+			maxStatements = 60
+		}
+		docs := randomDocs(r, maxStatements)
 		e, err := Compile(testOrg, docs)
 		if err != nil {
 			t.Fatalf("set %d: compile: %v", set, err)
 		}
+		actionMaps += e.countActionMaps()
 		for range requestsPerSet {
 			req := randomRequest(r)
 			wantEff, wantImplicit, wantDeciding, wantMatched := ref.decide(testOrg, docs, req)
@@ -303,7 +311,11 @@ func TestDifferentialEngineVsReference(t *testing.T) {
 			t.Errorf("only %d %s outcomes of %d: generator too narrow", n, name, total)
 		}
 	}
-	t.Logf("%d pairs: %d allow, %d explicit deny, %d implicit deny", total, allows, explicitDenies, implicit)
+	if actionMaps < policySets/10 {
+		t.Errorf("only %d bucket lists with action maps: the large sets are too small", actionMaps)
+	}
+	t.Logf("%d pairs: %d allow, %d explicit deny, %d implicit deny; %d bucket lists with action maps",
+		total, allows, explicitDenies, implicit, actionMaps)
 }
 
 // TestGlobMatchVsRegexp cross-checks the matcher on random patterns and
@@ -354,4 +366,31 @@ func TestGlobMatchTable(t *testing.T) {
 			t.Errorf("globMatch(%q, %q, %v) = %v, want %v", c.p, c.s, c.fold, got, c.want)
 		}
 	}
+}
+
+// countActionMaps counts the bucket lists long enough to get action maps.
+func (e *Engine) countActionMaps() int {
+	n := 0
+	count := func(pi *principalIndex) {
+		for _, bi := range pi.byBucket {
+			if bi.byAction != nil {
+				n++
+			}
+		}
+		if pi.other != nil && pi.other.byAction != nil {
+			n++
+		}
+	}
+	count(e.any)
+	for _, m := range []map[string]*principalIndex{e.roles, e.groups, e.names} {
+		for _, pi := range m {
+			count(pi)
+		}
+	}
+	for _, a := range e.attrs {
+		for _, pi := range a.values {
+			count(pi)
+		}
+	}
+	return n
 }

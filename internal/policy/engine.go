@@ -124,38 +124,38 @@ type cstmt struct {
 	src       Statement
 }
 
-// resEntry is one (statement, resource pattern) pair.
-type resEntry struct {
+// entry is one (statement, action pattern, resource pattern) triple filed
+// under a principal key.
+type entry struct {
 	st  *cstmt
-	pat pattern
+	act pattern
+	res pattern
 }
 
-// resIndex holds the resource patterns reachable for one (principal, action
-// pattern): those with a literal bucket are found by the request's bucket,
-// the rest (wildcard buckets, "*") are scanned.
-type resIndex struct {
-	byBucket map[string][]resEntry
-	other    []resEntry
+// bucketIndex holds the entries of one principal key whose resource names
+// one literal bucket (or, for principalIndex.other, a wildcard bucket). A
+// short list is scanned; a long one (more than bucketIndexScan entries) also
+// gets byAction, which maps every literal action and every catalogued S3
+// action (knownActions) to the entries whose action pattern matches it, so a
+// catalogued request action needs no wildcard matching at all.
+type bucketIndex struct {
+	entries  []entry
+	byAction map[string][]entry
 }
 
-// wildAction is one distinct wildcard action pattern of a principal.
-type wildAction struct {
-	pat pattern
-	idx *resIndex
-}
+// bucketIndexScan is the list length up to which scanning beats a lookup.
+const bucketIndexScan = 16
 
 // principalIndex holds every statement naming one principal key, indexed by
-// action: literal actions by their lowercase name (exact), wildcard patterns
-// as a list of distinct patterns (wild; a policy vocabulary has few: "*",
-// "s3:Get*", …). When the principal has wildcard patterns, known maps every
-// catalogued S3 action (knownActions) to the resource indexes of all
-// patterns matching it, precomputed at compile time, so a catalogued request
-// action costs one lookup and no wildcard matching. The indexes are shared,
-// not copied, which keeps an Engine's memory proportional to its statements.
+// the bucket its resources name: the request's bucket selects one small
+// bucketIndex; resources whose bucket part has a wildcard (or "*") sit in
+// other. A decision therefore touches only statements about the caller and
+// the bucket, however many statements the org has. Entries are not copied
+// per action (except in large bucket lists), so memory stays proportional to
+// the statements.
 type principalIndex struct {
-	exact map[string]*resIndex
-	wild  []wildAction
-	known map[string][]*resIndex
+	byBucket map[string]*bucketIndex
+	other    *bucketIndex
 }
 
 // attrIndex maps an attribute's values to their statements.
@@ -299,7 +299,7 @@ func compileStatement(order int, policy string, st Statement) *cstmt {
 }
 
 func newPrincipalIndex() *principalIndex {
-	return &principalIndex{exact: map[string]*resIndex{}}
+	return &principalIndex{byBucket: map[string]*bucketIndex{}}
 }
 
 func getIndex(m map[string]*principalIndex, key string) *principalIndex {
@@ -311,76 +311,70 @@ func getIndex(m map[string]*principalIndex, key string) *principalIndex {
 	return pi
 }
 
+// literalBucket returns the bucket a resource pattern is confined to, if
+// its bucket part has no wildcard. For matchPrefix the text is the literal
+// part before the trailing '*', for matchExact and matchGlob the whole
+// pattern; matchSuffix and matchAll start with '*'.
+func literalBucket(p pattern) (string, bool) {
+	if p.kind == matchAll || p.kind == matchSuffix {
+		return "", false
+	}
+	bucket, _, hasSlash := strings.Cut(p.text, "/")
+	if strings.ContainsAny(bucket, "*?") || (!hasSlash && p.kind != matchExact) {
+		return "", false
+	}
+	return bucket, true
+}
+
 // add files every (action, resource) pair of cs under this principal.
 func (pi *principalIndex) add(cs *cstmt) {
-	for _, a := range cs.actions {
-		if a.kind == matchExact {
-			ri := pi.exact[a.text]
-			if ri == nil {
-				ri = &resIndex{byBucket: map[string][]resEntry{}}
-				pi.exact[a.text] = ri
-			}
-			ri.addAll(cs)
-			continue
-		}
-		var ri *resIndex
-		for i := range pi.wild {
-			if pi.wild[i].pat == a {
-				ri = pi.wild[i].idx
-				break
-			}
-		}
-		if ri == nil {
-			ri = &resIndex{byBucket: map[string][]resEntry{}}
-			pi.wild = append(pi.wild, wildAction{pat: a, idx: ri})
-		}
-		ri.addAll(cs)
-	}
-}
-
-// finish precomputes known once every statement is filed.
-func (pi *principalIndex) finish() {
-	if len(pi.wild) == 0 {
-		return // exact alone answers every action
-	}
-	pi.known = map[string][]*resIndex{}
-	for action := range knownActions {
-		var list []*resIndex
-		if ri, ok := pi.exact[action]; ok {
-			list = append(list, ri)
-		}
-		for i := range pi.wild {
-			if pi.wild[i].pat.match(action) {
-				list = append(list, pi.wild[i].idx)
-			}
-		}
-		if len(list) > 0 {
-			pi.known[action] = list
-		}
-	}
-}
-
-// addAll files every resource pattern of cs.
-func (ri *resIndex) addAll(cs *cstmt) {
 	for _, r := range cs.resources {
-		ri.add(resEntry{st: cs, pat: r})
+		var bi *bucketIndex
+		if bucket, ok := literalBucket(r); ok {
+			bi = pi.byBucket[bucket]
+			if bi == nil {
+				bi = &bucketIndex{}
+				pi.byBucket[bucket] = bi
+			}
+		} else {
+			if pi.other == nil {
+				pi.other = &bucketIndex{}
+			}
+			bi = pi.other
+		}
+		for _, a := range cs.actions {
+			bi.entries = append(bi.entries, entry{st: cs, act: a, res: r})
+		}
 	}
 }
 
-func (ri *resIndex) add(e resEntry) {
-	// The bucket part is literal when the pattern starts with a wildcard-free
-	// bucket name followed by '/' (or is an exact bucket name). For
-	// matchPrefix text holds the literal part before the trailing '*', for
-	// matchExact and matchGlob the whole pattern; matchSuffix and matchAll
-	// start with '*'.
-	bucket, _, hasSlash := strings.Cut(e.pat.text, "/")
-	literalBucket := e.pat.kind != matchAll && e.pat.kind != matchSuffix &&
-		!strings.ContainsAny(bucket, "*?") && (hasSlash || e.pat.kind == matchExact)
-	if literalBucket {
-		ri.byBucket[bucket] = append(ri.byBucket[bucket], e)
+// finish builds the action maps of long bucket lists once every statement
+// is filed.
+func (pi *principalIndex) finish() {
+	for _, bi := range pi.byBucket {
+		bi.finish()
+	}
+	if pi.other != nil {
+		pi.other.finish()
+	}
+}
+
+func (bi *bucketIndex) finish() {
+	if len(bi.entries) <= bucketIndexScan {
 		return
 	}
-	ri.other = append(ri.other, e)
+	bi.byAction = map[string][]entry{}
+	for _, e := range bi.entries {
+		if e.act.kind == matchExact {
+			bi.byAction[e.act.text] = append(bi.byAction[e.act.text], e)
+			continue
+		}
+		for action := range knownActions {
+			if e.act.match(action) {
+				bi.byAction[action] = append(bi.byAction[action], e)
+			}
+		}
+	}
 }
 
 // best tracks the first matching Deny and Allow statements.
@@ -388,61 +382,53 @@ type best struct {
 	deny, allow *cstmt
 }
 
-func (b *best) consider(entries []resEntry, res string, global bool) {
+// consider checks entries; with checkAction false their action patterns are
+// already known to match.
+func (b *best) consider(entries []entry, action, res string, global, checkAction bool) {
 	for i := range entries {
 		e := &entries[i]
 		if e.st.effect == Deny {
-			if (b.deny == nil || e.st.order < b.deny.order) && e.pat.matchResource(res, global) {
+			if (b.deny == nil || e.st.order < b.deny.order) &&
+				(!checkAction || e.act.match(action)) && e.res.matchResource(res, global) {
 				b.deny = e.st
 			}
-		} else if b.deny == nil && (b.allow == nil || e.st.order < b.allow.order) && e.pat.matchResource(res, global) {
+		} else if b.deny == nil && (b.allow == nil || e.st.order < b.allow.order) &&
+			(!checkAction || e.act.match(action)) && e.res.matchResource(res, global) {
 			b.allow = e.st
 		}
 	}
 }
 
-func (b *best) scanRes(ri *resIndex, bucket, res string, global bool) {
-	if !global {
-		if entries, ok := ri.byBucket[bucket]; ok {
-			b.consider(entries, res, global)
-		}
+// scanBucket visits one bucket list. lower is the lowercased action when it
+// fit the stack buffer; known says it is a catalogued S3 action.
+func (b *best) scanBucket(bi *bucketIndex, action string, lower []byte, known bool, res string, global bool) {
+	if bi.byAction != nil && known {
+		b.consider(bi.byAction[string(lower)], action, res, global, false)
+		return
 	}
-	b.consider(ri.other, res, global)
+	b.consider(bi.entries, action, res, global, true)
 }
 
-// scan visits the statements of one principal key that can match the action.
-// lower is the lowercased action when it fit the stack buffer; known says it
-// is a catalogued S3 action.
-func (b *best) scan(pi *principalIndex, action string, lower []byte, lowerOK, known bool, bucket, res string, global bool) {
+// scan visits the statements of one principal key that can match.
+func (b *best) scan(pi *principalIndex, action string, lower []byte, known bool, bucket, res string, global bool) {
 	if pi == nil {
 		return
 	}
-	if known && pi.known != nil {
-		for _, ri := range pi.known[string(lower)] {
-			b.scanRes(ri, bucket, res, global)
-		}
-		return
-	}
-	if lowerOK {
-		if ri, ok := pi.exact[string(lower)]; ok {
-			b.scanRes(ri, bucket, res, global)
+	if !global {
+		if bi, ok := pi.byBucket[bucket]; ok {
+			b.scanBucket(bi, action, lower, known, res, global)
 		}
 	}
-	if known {
-		return // no wildcard patterns under this principal
-	}
-	for i := range pi.wild {
-		w := &pi.wild[i]
-		if w.pat.match(action) {
-			b.scanRes(w.idx, bucket, res, global)
-		}
+	if pi.other != nil {
+		b.scanBucket(pi.other, action, lower, known, res, global)
 	}
 }
 
 // Decide answers req with IAM's evaluation: an explicit Deny wins, then an
 // Allow, otherwise an implicit Deny. It is the hot path of every S3 request:
 // it looks up only the statements indexed under the caller's principal keys
-// and the action, and allocates nothing. A nil Engine (an org without
+// and the request's bucket (and, for long lists, the action), and allocates
+// nothing. A nil Engine (an org without
 // policies) denies.
 func (e *Engine) Decide(req Request) Decision {
 	if e == nil {
@@ -469,12 +455,12 @@ func (e *Engine) Decide(req Request) Decision {
 		bucket = bucket[:i]
 	}
 	var b best
-	b.scan(e.any, req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+	b.scan(e.any, req.Action, lower, known, bucket, req.Resource, global)
 	if req.Role != "" {
-		b.scan(e.roles[req.Role], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+		b.scan(e.roles[req.Role], req.Action, lower, known, bucket, req.Resource, global)
 	}
 	for _, g := range req.Groups {
-		b.scan(e.groups[g], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+		b.scan(e.groups[g], req.Action, lower, known, bucket, req.Resource, global)
 	}
 	// Visit attribute keys from whichever side has fewer: the request's
 	// attributes or the keys the policies test.
@@ -484,7 +470,7 @@ func (e *Engine) Decide(req Request) Decision {
 				values := e.attrByKey[k]
 				for _, v := range vs {
 					if values != nil {
-						b.scan(values[v], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+						b.scan(values[v], req.Action, lower, known, bucket, req.Resource, global)
 					}
 				}
 			}
@@ -492,13 +478,13 @@ func (e *Engine) Decide(req Request) Decision {
 			for i := range e.attrs {
 				a := &e.attrs[i]
 				for _, v := range req.Attributes[a.key] {
-					b.scan(a.values[v], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+					b.scan(a.values[v], req.Action, lower, known, bucket, req.Resource, global)
 				}
 			}
 		}
 	}
 	if req.PrincipalName != "" {
-		b.scan(e.names[req.PrincipalName], req.Action, lower, lowerOK, known, bucket, req.Resource, global)
+		b.scan(e.names[req.PrincipalName], req.Action, lower, known, bucket, req.Resource, global)
 	}
 	switch {
 	case b.deny != nil:
