@@ -76,7 +76,7 @@ func FuzzGlobMatch(f *testing.F) {
 	f.Add("a*b?c", "aXXbYc", false)
 	f.Add("S3:Get*", "s3:getobject", true)
 	f.Add("*?*", "é", false)
-	ref := &refEvaluator{re: map[string]*regexp.Regexp{}}
+	ref := &refEvaluator{re: map[refKey]*regexp.Regexp{}}
 	f.Fuzz(func(t *testing.T, pattern, s string, fold bool) {
 		if len(pattern) > 64 || len(s) > 256 {
 			return
