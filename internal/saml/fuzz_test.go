@@ -90,3 +90,50 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSignedValues builds and signs Responses around fuzzed NameID, Role and Audience text, so the
+// policy layer runs on validly signed input: no panic, and whatever is accepted reads back exactly
+// what a plain parse of the same bytes shows (the verified canonical path and the document agree).
+func FuzzSignedValues(f *testing.F) {
+	f.Add("alice@example.com", "reader-role", tAudience)
+	f.Add("a<!---->b", "r&amp;x", tAudience+" ")
+	f.Add("\u00e9\u4e16", "]]>", "")
+	keys(f)
+	cfg := testConfig(f)
+	cfg.Replay = nopReplay{}
+	f.Fuzz(func(t *testing.T, nameID, role, audience string) {
+		r := resp{nameID: nameID, attrs: []attrKV{{tRole, []string{role}}}, audiences: [][]string{{audience}}}
+		if nameID == "" {
+			r.nameID = "x"
+		}
+		x := xmlOf(t, r, signBoth)
+		before := recoveredPanics.Load()
+		a, err := ValidateXML(context.Background(), x, cfg)
+		if recoveredPanics.Load() != before {
+			t.Fatalf("validation panicked (recovered): %v", lastPanic.Load())
+		}
+		if err != nil {
+			if a != nil {
+				t.Fatal("Assertion returned with an error")
+			}
+			return
+		}
+		d := etree.NewDocument()
+		if err := d.ReadFromBytes(x); err != nil {
+			t.Fatalf("accepted bytes etree cannot parse: %v", err)
+		}
+		as := child(d.Root(), "Assertion")
+		if want := textContent(child(child(as, "Subject"), "NameID")); a.NameID != want {
+			t.Fatalf("NameID %q, document says %q", a.NameID, want)
+		}
+		var roleEl *etree.Element
+		for _, at := range child(as, "AttributeStatement").ChildElements() {
+			if n, _ := attr(at, "Name"); n == tRole {
+				roleEl = at.ChildElements()[0]
+			}
+		}
+		if got := a.Attributes[tRole]; len(got) != 1 || got[0] != textContent(roleEl) {
+			t.Fatalf("Role %q, document says %q", got, textContent(roleEl))
+		}
+	})
+}
