@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -115,6 +117,110 @@ func TestIsBucketPolicyAction(t *testing.T) {
 		"s3:GetBucketPolicyStatus": false, "s3:PutObject": false, "": false} {
 		if got := IsBucketPolicyAction(a); got != want {
 			t.Errorf("IsBucketPolicyAction(%q) = %v", a, got)
+		}
+	}
+}
+
+// TestAuthorizeInvariants checks API.md's layering rules on random org
+// policies, bucket policies and requests: the bucket layer never widens an
+// org decision, a foreign caller needs an explicit bucket Allow, a bucket
+// Deny always wins outside the bucket-policy actions, and those actions are
+// the owner org's alone.
+func TestAuthorizeInvariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(99, 1))
+	orgs := []string{"org-a", "org-b", "org-c"}
+	principals := []string{`"*"`, `{"AWS":"role/r0"}`, `{"AWS":["saml/a@example.com","arn:aws:iam::org-b:root"]}`,
+		`{"AWS":"arn:aws:iam::org-b:role/r1"}`, `{"AWS":"arn:aws:iam::org-c:user/oidc/b"}`}
+	actions := []string{`"s3:*"`, `"s3:Get*"`, `["s3:GetObject","s3:ListBucket"]`, `"s3:PutBucketPolicy"`, `"*"`}
+	resources := []string{`"arn:aws:s3:::b0"`, `"arn:aws:s3:::b0/*"`, `["arn:aws:s3:::b0","arn:aws:s3:::b0/a*"]`}
+	conditions := []string{``, `,"Condition":{"StringEquals":{"cw:PrincipalOrgID":"org-b"}}`,
+		`,"Condition":{"StringLike":{"aws:username":"saml/*"}}`, `,"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`,
+		`,"Condition":{"Bool":{"aws:SecureTransport":"true"}}`}
+	reqActions := []string{"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:ListAllMyBuckets"}
+	reqResources := []string{"b0", "b0/a1", "b0/x", "*"}
+	checked := map[string]int{}
+	for set := range 300 {
+		engines := map[string]*Engine{}
+		for _, org := range orgs {
+			e, err := Compile(org, randomDocs(r, 6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			engines[org] = e
+		}
+		var stmts []string
+		for i := range 1 + r.IntN(4) {
+			eff := "Allow"
+			if r.IntN(3) == 0 {
+				eff = "Deny"
+			}
+			stmts = append(stmts, fmt.Sprintf(`{"Sid":"s%d","Effect":%q,"Principal":%s,"Action":%s,"Resource":%s%s}`,
+				i, eff, pick(r, principals), pick(r, actions), pick(r, resources), pick(r, conditions)))
+		}
+		bp := mustBucketPolicy(t, `{"Version":"2012-10-17","Statement":[`+strings.Join(stmts, ",")+`]}`, "b0")
+		for range 100 {
+			req := randomRequest(r)
+			req.OrgID = pick(r, orgs)
+			req.Action, req.Resource = pick(r, reqActions), pick(r, reqResources)
+			ctx := BucketContext{SecureTransport: r.IntN(2) == 0}
+			if r.IntN(2) == 0 {
+				ctx.SourceIP = netip.MustParseAddr("10.1.2.3")
+			}
+			bucket := bp
+			if r.IntN(5) == 0 {
+				bucket = nil
+			}
+			d := Authorize(engines[req.OrgID], bucket, "org-a", req, ctx)
+			od := engines[req.OrgID].Decide(req)
+			bd := bucket.Evaluate(req, ctx, "org-a")
+			foreign := req.OrgID != "org-a"
+			global := req.Resource == "*"
+			fail := func(rule string) {
+				t.Fatalf("set %d: %s violated: req %+v bucket policy %v\n got %+v\n org %+v\n bucket %+v", set, rule, req, stmts, d, od, bd)
+			}
+			if d.Allowed() && !od.Allowed() {
+				fail("bucket layer never widens the org decision")
+			}
+			if global && d.Effect != od.Effect {
+				fail("global requests are decided by org policies")
+			}
+			if global {
+				checked["global"]++
+				continue
+			}
+			if IsBucketPolicyAction(req.Action) {
+				if foreign && d.Allowed() {
+					fail("bucket-policy actions are never granted to another org")
+				}
+				if !foreign && d.Effect != od.Effect {
+					fail("bucket-policy actions are decided by the owner's org policies alone")
+				}
+				checked["policy-action"]++
+				continue
+			}
+			if bd.Effect == Deny && d.Allowed() {
+				fail("a bucket Deny rejects")
+			}
+			if foreign && d.Allowed() && bd.Effect != Allow {
+				fail("another org needs an explicit bucket Allow")
+			}
+			if !foreign && od.Allowed() && bd.Effect != Deny && !d.Allowed() {
+				fail("for the owner org silence or Allow leaves the org decision")
+			}
+			if foreign && od.Allowed() && bd.Effect == Allow && !d.Allowed() {
+				fail("an explicit grant plus the caller's own org allow admits another org")
+			}
+			if d.Allowed() {
+				checked[fmt.Sprint("allowed foreign=", foreign)]++
+			} else {
+				checked[fmt.Sprint("denied foreign=", foreign)]++
+			}
+		}
+	}
+	t.Logf("cases: %v", checked)
+	for _, k := range []string{"global", "policy-action", "allowed foreign=true", "allowed foreign=false", "denied foreign=true", "denied foreign=false"} {
+		if checked[k] < 50 {
+			t.Errorf("only %d cases of %q: generator too narrow (%v)", checked[k], k, checked)
 		}
 	}
 }
