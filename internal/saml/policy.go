@@ -176,8 +176,10 @@ func (v *validator) validate(raw []byte) (*Assertion, error) {
 		if err != nil {
 			return nil, err
 		}
-		detached, err := detach(vp.assertion)
-		if err != nil {
+		// vp is goxmldsig's own re-parsed tree, owned by this call: its Assertion gets the
+		// namespace declarations in scope and is then verified or read in place.
+		detached := vp.assertion
+		if err := declareInScope(detached); err != nil {
 			return nil, refuseWrap(CodeInvalidResponse, err, "cannot isolate the Assertion")
 		}
 		assertion = detached
@@ -196,8 +198,10 @@ func (v *validator) validate(raw []byte) (*Assertion, error) {
 			assertion = va
 		}
 	} else {
-		detached, err := detach(rp.assertion)
-		if err != nil {
+		// The parsed tree is owned by this call and the unsigned Response is read only as a
+		// filter, so the Assertion is prepared for goxmldsig in place.
+		detached := rp.assertion
+		if err := declareInScope(detached); err != nil {
 			return nil, refuseWrap(CodeInvalidResponse, err, "cannot isolate the Assertion")
 		}
 		sig := directSignature(detached)

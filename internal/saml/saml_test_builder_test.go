@@ -564,3 +564,17 @@ func setRole(a *etree.Element, role string) {
 		}
 	}
 }
+
+// detach (test helper) returns a copy of el carrying every namespace declaration in scope, as a
+// verifier sees it.
+func detach(el *etree.Element) (*etree.Element, error) {
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, fmt.Errorf("namespace context: %w", err)
+	}
+	d, err := etreeutils.NSDetatch(ctx, el)
+	if err != nil {
+		return nil, fmt.Errorf("detach element: %w", err)
+	}
+	return d, nil
+}

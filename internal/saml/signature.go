@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 
@@ -413,17 +414,42 @@ func rawToASN1ECDSA(sigValue *etree.Element, orig string, c *x509.Certificate) {
 	sigValue.SetText(base64.StdEncoding.EncodeToString(der))
 }
 
-// detach returns a copy of el carrying every namespace declaration in scope, so that it can be
-// canonicalised and verified on its own (goxmldsig copies the element it is given and would
-// otherwise lose the declarations made on ancestors).
-func detach(el *etree.Element) (*etree.Element, error) {
+// declareInScope adds to el, in place, a declaration for every namespace prefix that is in scope
+// from its ancestors and not declared on el itself. goxmldsig copies the element it verifies
+// without its parents, so without this the canonical form would lose those bindings. The added
+// declarations repeat bindings already in force, so the document's meaning is unchanged; this
+// replaces etreeutils.NSDetatch, which makes a whole copy of the element to do the same.
+func declareInScope(el *etree.Element) error {
 	ctx, err := etreeutils.NSBuildParentContext(el)
 	if err != nil {
-		return nil, fmt.Errorf("namespace context: %w", err)
+		return fmt.Errorf("namespace context: %w", err)
 	}
-	d, err := etreeutils.NSDetatch(ctx, el)
-	if err != nil {
-		return nil, fmt.Errorf("detach element: %w", err)
+	prefixes := ctx.Prefixes()
+	names := make([]string, 0, len(prefixes))
+	for p := range prefixes {
+		names = append(names, p)
 	}
-	return d, nil
+	sort.Strings(names)
+	for _, p := range names {
+		uri := prefixes[p]
+		if p == "xml" || p == "xmlns" || (p == "" && uri == "") {
+			continue
+		}
+		declared := false
+		for _, a := range el.Attr {
+			if (p == "" && a.Space == "" && a.Key == "xmlns") || (p != "" && a.Space == "xmlns" && a.Key == p) {
+				declared = true
+				break
+			}
+		}
+		if declared {
+			continue
+		}
+		if p == "" {
+			el.CreateAttr("xmlns", uri)
+		} else {
+			el.CreateAttr("xmlns:"+p, uri)
+		}
+	}
+	return nil
 }
