@@ -49,7 +49,7 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newAdminCmd(), newCredsCmd(), newIdpCmd())
+	root.AddCommand(newServeCmd(), newAdminCmd(), newCredsCmd(), newIdpCmd(), newPolicyCmd())
 	for _, c := range extraCommands {
 		root.AddCommand(c())
 	}
