@@ -2,9 +2,14 @@ package saml
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"go/parser"
 	"go/token"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -179,4 +184,60 @@ func TestConcurrentValidation(t *testing.T) {
 	if ok != len(xs) || replayed != len(xs) {
 		t.Fatalf("ok=%d replayed=%d", ok, replayed)
 	}
+}
+
+func TestRoundTripCacheBounds(t *testing.T) {
+	el := etree.NewElement("x:Bound")
+	el.CreateAttr("xmlns:x", "urn:"+strings.Repeat("long", roundTripKeyMax))
+	var r roundTripper
+	if err := r.check(el); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := roundTripCache.Load(r.key.String()); cached {
+		t.Fatal("a key longer than roundTripKeyMax was cached")
+	}
+	saved := roundTripCacheSize.Load()
+	roundTripCacheSize.Store(roundTripCacheMax)
+	defer roundTripCacheSize.Store(saved)
+	el2 := etree.NewElement("FullCacheShape")
+	if err := r.check(el2); err != nil {
+		t.Fatal(err)
+	}
+	if _, cached := roundTripCache.Load(r.key.String()); cached {
+		t.Fatal("a shape was cached beyond roundTripCacheMax")
+	}
+}
+
+func TestKeyLimits(t *testing.T) {
+	keys(t)
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1024), NotBefore: tNow.Add(-time.Hour), NotAfter: tNow.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, small.Public(), small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak := &testKey{key: small, cert: cert}
+	t.Run("1024-bit RSA cert in the config is skipped", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Certificates = []*x509.Certificate{cert}
+		a, err := ValidateXML(context.Background(), xmlOf(t, resp{}, how{resp: &signOpts{key: weak}}), cfg)
+		expectCode(t, a, err, CodeUntrustedKey)
+	})
+	t.Run("KeyInfo beyond the certificates looked at still verifies by trying every trusted cert", func(t *testing.T) {
+		h := how{asrt: &signOpts{keyInfo: func(ki *etree.Element) {
+			xd := ki.CreateElement("ds:X509Data")
+			for range maxKeyInfoCer {
+				xd.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(keyEvil.cert.Raw))
+			}
+			xd.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(keyIdP.cert.Raw))
+		}}}
+		mustValidate(t, xmlOf(t, resp{}, h), testConfig(t))
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +24,11 @@ import (
 
 // negCase is one refusal: build the XML, optionally adjust the config, expect a code.
 type negCase struct {
-	name string
-	xml  func(t *testing.T) []byte
-	cfg  func(c *Config)
-	want Code
+	name   string
+	xml    func(t *testing.T) []byte
+	cfg    func(c *Config)
+	want   Code
+	reason string // when set, the refusal's text must contain it (the right limit fired)
 }
 
 // runNeg runs the cases: every one must be refused with its code, return no Assertion and not
@@ -43,6 +45,9 @@ func runNeg(t *testing.T, cases []negCase) {
 			a, err := ValidateXML(context.Background(), x, cfg)
 			expectCode(t, a, err, tc.want)
 			t.Logf("refused: %v", err)
+			if tc.reason != "" && !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("refused for another reason: %v (want %q)", err, tc.reason)
+			}
 			if len(cfg.Replay.(*memReplay).seen) != 0 {
 				t.Fatal("a refused response claimed a replay entry")
 			}
@@ -844,12 +849,33 @@ func TestNegativeDoS(t *testing.T) {
 			return []byte(b.String())
 		}
 	}
-	nsdecls := func(n int) func(t *testing.T) []byte {
+	// nsdecls spreads n namespace declarations over elements, per at most per element.
+	nsdecls := func(n, per int) func(t *testing.T) []byte {
 		return func(t *testing.T) []byte {
 			var b strings.Builder
 			b.WriteString(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">`)
-			for i := range n {
-				b.WriteString(`<a xmlns:p` + big.NewInt(int64(i)).String() + `="urn:x"/>`)
+			for i := 0; i < n; i += per {
+				b.WriteString(`<a`)
+				for j := i; j < min(n, i+per); j++ {
+					b.WriteString(` xmlns:p` + strconv.Itoa(j) + `="urn:x"`)
+				}
+				b.WriteString(`/>`)
+			}
+			b.WriteString(`</samlp:Response>`)
+			return []byte(b.String())
+		}
+	}
+	// attrsSpread spreads n attributes over elements of per attributes each.
+	attrsSpread := func(n, per int) func(t *testing.T) []byte {
+		return func(t *testing.T) []byte {
+			var b strings.Builder
+			b.WriteString(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">`)
+			for i := 0; i < n; i += per {
+				b.WriteString(`<a`)
+				for j := i; j < min(n, i+per); j++ {
+					b.WriteString(` a` + strconv.Itoa(j) + `=""`)
+				}
+				b.WriteString(`/>`)
 			}
 			b.WriteString(`</samlp:Response>`)
 			return []byte(b.String())
@@ -866,13 +892,14 @@ func TestNegativeDoS(t *testing.T) {
 		}}
 	}
 	runNeg(t, []negCase{
-		{name: "depth 5000", xml: nest(5000), want: CodeInvalidResponse},
-		{name: "depth just over the limit", xml: nest(MaxDepth), want: CodeInvalidResponse},
+		{name: "depth 5000", xml: nest(5000), want: CodeInvalidResponse, reason: "nested deeper"},
+		{name: "depth just over the limit", xml: nest(MaxDepth), want: CodeInvalidResponse, reason: "nested deeper"},
 		{name: "100k elements", xml: many(100000), want: CodeInvalidResponse},
-		{name: "elements just over the limit", xml: many(MaxElements), want: CodeInvalidResponse},
+		{name: "elements just over the limit", xml: many(MaxElements), want: CodeInvalidResponse, reason: "elements"},
 		{name: "10k attributes", xml: attrs(10000), want: CodeInvalidResponse},
-		{name: "attributes just over the per-element limit", xml: attrs(MaxAttributesPerElement + 1), want: CodeInvalidResponse},
-		{name: "namespace declarations over the document limit", xml: nsdecls(MaxNamespaceDecls + 1), want: CodeInvalidResponse},
+		{name: "attributes just over the per-element limit", xml: attrs(MaxAttributesPerElement + 1), want: CodeInvalidResponse, reason: "attributes"},
+		{name: "namespace declarations over the document limit", xml: nsdecls(MaxNamespaceDecls+1, MaxNamespaceDeclsPerElement), want: CodeInvalidResponse, reason: "namespace declarations"},
+		{name: "attributes over the document limit", xml: attrsSpread(MaxAttributes+1, MaxAttributesPerElement-2), want: CodeInvalidResponse, reason: "more than 8192 attributes"},
 		{name: "namespace declarations over the per-element limit", xml: func(t *testing.T) []byte {
 			var b strings.Builder
 			b.WriteString(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><a`)
@@ -881,8 +908,8 @@ func TestNegativeDoS(t *testing.T) {
 			}
 			b.WriteString(`/></samlp:Response>`)
 			return []byte(b.String())
-		}, want: CodeInvalidResponse},
-		{name: "over-long name", xml: raw(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><` + strings.Repeat("a", MaxNameLength+1) + `/></samlp:Response>`), want: CodeInvalidResponse},
+		}, want: CodeInvalidResponse, reason: "declares more than"},
+		{name: "over-long name", xml: raw(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><` + strings.Repeat("a", MaxNameLength+1) + `/></samlp:Response>`), want: CodeInvalidResponse, reason: "invalid name"},
 		{name: "10k References", xml: signed(resp{}, how{resp: &signOpts{after: func(sig *etree.Element) {
 			si := child(sig, "SignedInfo")
 			for range 10000 {

@@ -50,8 +50,9 @@ const (
 	MaxElements = 1000
 	// MaxAttributesPerElement counts attributes including namespace declarations on one element.
 	MaxAttributesPerElement = 32
-	// MaxAttributes is the total number of attributes (including namespace declarations).
-	MaxAttributes = 40000
+	// MaxAttributes is the total number of attributes (including namespace declarations) in the
+	// document; a 1,000-element Response in Okta's shape has about 3,000.
+	MaxAttributes = 8192
 	// MaxNamespaceDeclsPerElement caps xmlns declarations on one element.
 	MaxNamespaceDeclsPerElement = 16
 	// MaxNamespaceDecls caps xmlns declarations in the whole document (some IdPs declare xs/xsi
