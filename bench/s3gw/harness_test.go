@@ -42,8 +42,8 @@ const (
 	startTimeout = 60 * time.Second
 )
 
-// server is one S3 gateway child process and a client configured for it.
-type server struct {
+// gw is one S3 gateway child process and a client configured for it.
+type gw struct {
 	name   string
 	cmd    *exec.Cmd
 	dir    string
@@ -52,10 +52,10 @@ type server struct {
 }
 
 // pid is the server's process ID, for reading its /proc status.
-func (s *server) pid() int { return s.cmd.Process.Pid }
+func (s *gw) pid() int { return s.cmd.Process.Pid }
 
 // stop kills the process and removes its data dir.
-func (s *server) stop() {
+func (s *gw) stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
 	_ = os.RemoveAll(s.dir)
@@ -94,7 +94,7 @@ var listening = regexp.MustCompile(`^s3fed: API on (\S+), S3 on (\S+), data in`)
 // startS3fed runs `s3fed serve` on a fresh data dir, creates the bench org,
 // a SAML config, an allow-all policy and a bucket, and exchanges a signed
 // SAML Response for keys.
-func startS3fed(bucket string) (*server, error) {
+func startS3fed(bucket string) (*gw, error) {
 	bin, err := buildS3fed()
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func startS3fed(bucket string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start s3fed: %w", err)
 	}
-	s := &server{name: "s3fed", cmd: cmd, dir: dir, done: make(chan struct{})}
+	s := &gw{name: "s3fed", cmd: cmd, dir: dir, done: make(chan struct{})}
 	lines := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -242,7 +242,7 @@ func versitygwBinary() (string, error) {
 
 // startVersitygw runs `versitygw posix` with keep-alive on a fresh temp dir
 // on a free loopback port and creates the bucket.
-func startVersitygw(bucket string) (*server, error) {
+func startVersitygw(bucket string) (*gw, error) {
 	bin, err := versitygwBinary()
 	if err != nil {
 		return nil, err
@@ -265,7 +265,7 @@ func startVersitygw(bucket string) (*server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start versitygw: %w", err)
 	}
-	s := &server{name: "versitygw", cmd: cmd, dir: dir, done: make(chan struct{})}
+	s := &gw{name: "versitygw", cmd: cmd, dir: dir, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	s.client = newClient("http://"+addr, vgwAccess, vgwSecret)
 	if err := createBucket(s.client, bucket, s.done); err != nil {
@@ -323,4 +323,34 @@ func procStatus(pid int, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// clockTick is the unit of utime/stime in /proc/PID/stat (USER_HZ, 100 on
+// Linux on every architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the user+system CPU time the process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read stat of pid %d: %w", pid, err)
+	}
+	// Fields after the parenthesised command name, which may hold spaces.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 { // state is f[0]; utime is field 14 = f[11], stime f[12]
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -32,12 +33,12 @@ const (
 // benchmarks; TestMain stops them.
 var servers = struct {
 	sync.Mutex
-	m    map[string]*server
+	m    map[string]*gw
 	errs map[string]error
-}{m: map[string]*server{}, errs: map[string]error{}}
+}{m: map[string]*gw{}, errs: map[string]error{}}
 
 // gateway returns the named running server, starting it on first use.
-func gateway(b *testing.B, name string) *server {
+func gateway(b *testing.B, name string) *gw {
 	b.Helper()
 	b.Setenv("AWS_CA_BUNDLE", "")
 	servers.Lock()
@@ -48,7 +49,7 @@ func gateway(b *testing.B, name string) *server {
 	if err, ok := servers.errs[name]; ok {
 		b.Fatal(err)
 	}
-	var s *server
+	var s *gw
 	var err error
 	switch name {
 	case "s3fed":
@@ -77,8 +78,9 @@ var concurrencies = []int{1, 8}
 
 // result is the throughput of one run of a sub-benchmark at its final b.N.
 type result struct {
-	n   int
-	ops float64
+	n     int
+	ops   float64
+	cpuUs float64 // server CPU (user+system) per op in µs; 0 when unknown
 }
 
 // results collects throughput per sub-benchmark name across -count runs so
@@ -91,21 +93,31 @@ var results = struct {
 // record keeps the throughput of the final (largest b.N) round of each
 // -count repetition: the framework calls a benchmark with growing b.N and
 // starts again from b.N = 1 for the next repetition.
-func record(name string, n int, ops float64) {
+func record(name string, r result) {
 	results.Lock()
 	defer results.Unlock()
 	rs := results.m[name]
-	if len(rs) > 0 && n > rs[len(rs)-1].n {
-		rs[len(rs)-1] = result{n, ops}
+	if len(rs) > 0 && r.n > rs[len(rs)-1].n {
+		rs[len(rs)-1] = r
 	} else {
-		rs = append(rs, result{n, ops})
+		rs = append(rs, r)
 	}
 	results.m[name] = rs
 }
 
-// runConcurrent runs op b.N times from c goroutines and reports ops/s.
-func runConcurrent(b *testing.B, c int, op func(ctx context.Context, i int) error) {
+// runConcurrent runs op b.N times from c goroutines and reports ops/s and,
+// when pid is a server process (not 0), that process's CPU time per op: on
+// a shared machine CPU per op moves less with the neighbours' load than
+// throughput does.
+func runConcurrent(b *testing.B, c, pid int, op func(ctx context.Context, i int) error) {
 	b.Helper()
+	var cpu0 time.Duration
+	if pid != 0 {
+		var err error
+		if cpu0, err = cpuTime(pid); err != nil {
+			b.Fatal(err)
+		}
+	}
 	ctx := context.Background()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -131,9 +143,17 @@ func runConcurrent(b *testing.B, c int, op func(ctx context.Context, i int) erro
 	if err := <-errs; err != nil {
 		b.Fatal(err)
 	}
-	ops := float64(b.N) / b.Elapsed().Seconds()
-	b.ReportMetric(ops, "ops/s")
-	record(b.Name(), b.N, ops)
+	r := result{n: b.N, ops: float64(b.N) / b.Elapsed().Seconds()}
+	b.ReportMetric(r.ops, "ops/s")
+	if pid != 0 {
+		cpu1, err := cpuTime(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.cpuUs = float64((cpu1 - cpu0).Microseconds()) / float64(b.N)
+		b.ReportMetric(r.cpuUs, "srv-cpu-µs/op")
+	}
+	record(b.Name(), r)
 }
 
 // payload4K is the body of every small PUT.
@@ -157,7 +177,7 @@ func BenchmarkPut4K(b *testing.B) {
 				b.Run(fmt.Sprintf("c%d", c), func(b *testing.B) {
 					round := putRound.Add(1)
 					b.SetBytes(smallSize)
-					runConcurrent(b, c, func(ctx context.Context, i int) error {
+					runConcurrent(b, c, s.pid(), func(ctx context.Context, i int) error {
 						key := fmt.Sprintf("put/r%d/%08d", round, i)
 						_, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(payload4K)})
 						if err != nil {
@@ -175,7 +195,7 @@ func BenchmarkPut4K(b *testing.B) {
 var seeded sync.Map
 
 // seedGets uploads the objects the GET benchmark reads.
-func seedGets(b *testing.B, s *server) {
+func seedGets(b *testing.B, s *gw) {
 	b.Helper()
 	if _, done := seeded.Load(s.name); done {
 		return
@@ -202,7 +222,7 @@ func BenchmarkGet4K(b *testing.B) {
 			for _, c := range concurrencies {
 				b.Run(fmt.Sprintf("c%d", c), func(b *testing.B) {
 					b.SetBytes(smallSize)
-					runConcurrent(b, c, func(ctx context.Context, i int) error {
+					runConcurrent(b, c, s.pid(), func(ctx context.Context, i int) error {
 						out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(getKey(i))})
 						if err != nil {
 							return fmt.Errorf("%s get %s: %w", name, getKey(i), err)
@@ -241,18 +261,18 @@ func summary() string {
 	var sb strings.Builder
 	for _, row := range []string{"Put4K/c1", "Put4K/c8", "Get4K/c1", "Get4K/c8"} {
 		op, conc, _ := strings.Cut(row, "/")
-		med := map[string]float64{}
+		med, cpu := map[string]float64{}, map[string]float64{}
 		runs := 0
 		for _, name := range serverNames {
 			rs := results.m["Benchmark"+op+"/"+name+"/"+conc]
 			if len(rs) == 0 {
 				continue
 			}
-			var ops []float64
+			var ops, us []float64
 			for _, r := range rs {
-				ops = append(ops, r.ops)
+				ops, us = append(ops, r.ops), append(us, r.cpuUs)
 			}
-			med[name] = median(ops)
+			med[name], cpu[name] = median(ops), median(us)
 			runs = len(rs)
 		}
 		if len(med) != len(serverNames) {
@@ -263,12 +283,13 @@ func summary() string {
 		if ratio < goal[row] {
 			verdict = "MISSES"
 		}
-		fmt.Fprintf(&sb, "| %s | %.0f | %.0f | %.2fx | >= %.1fx %s | %d |\n", row, med["s3fed"], med["versitygw"], ratio, goal[row], verdict, runs)
+		fmt.Fprintf(&sb, "| %s | %.0f | %.0f | %.2fx | >= %.1fx %s | %.0f | %.0f | %d |\n", row, med["s3fed"], med["versitygw"], ratio, goal[row], verdict,
+			cpu["s3fed"], cpu["versitygw"], runs)
 	}
 	if sb.Len() == 0 {
 		return ""
 	}
-	return "| op/conc | s3fed ops/s | versitygw ops/s | s3fed/versitygw | goal | runs |\n|---|---|---|---|---|---|\n" + sb.String() +
+	return "| op/conc | s3fed ops/s | versitygw ops/s | s3fed/versitygw | goal | s3fed server CPU µs/op | versitygw server CPU µs/op | runs |\n|---|---|---|---|---|---|---|---|\n" + sb.String() +
 		"(s3fed fsyncs every acknowledged object; versitygw does not. Medians over runs.)\n"
 }
 
