@@ -224,6 +224,9 @@ func apiCall(api, method, path string, body any, want int) (map[string]any, erro
 	return out, nil
 }
 
+// errNoVersitygw means the peer gateway is not installed.
+var errNoVersitygw = errors.New("versitygw not found")
+
 // versitygwBinary finds versitygw: $VERSITYGW, then the GOBIN the README
 // installs into, then $PATH.
 func versitygwBinary() (string, error) {
@@ -235,7 +238,7 @@ func versitygwBinary() (string, error) {
 	}
 	p, err := exec.LookPath("versitygw")
 	if err != nil {
-		return "", fmt.Errorf("versitygw not found (GOBIN=/tmp/s3fed-bench/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0, or set VERSITYGW): %w", err)
+		return "", fmt.Errorf("%w (GOBIN=/tmp/s3fed-bench/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0, or set VERSITYGW): %w", errNoVersitygw, err)
 	}
 	return p, nil
 }
