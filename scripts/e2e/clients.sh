@@ -131,4 +131,4 @@ rc rmdir s3fed:e2e-rclone
 
 echo "== audit"
 "$BIN" admin audit --org acme --limit 1000 | grep -q '"s3:PutObject"'
-echo "e2e clients: 4 passed, 0 failed"
+echo "e2e: 4 passed, 0 failed"
