@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,6 +131,12 @@ func runConcurrent(b *testing.B, c, pid int, op func(ctx context.Context, i int)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, c)
+	// Flush every filesystem first: the two servers share one disk, and
+	// versitygw's unsynced objects from the previous sub-benchmark would
+	// otherwise be written back during the next one, slowing s3fed's
+	// fsyncs (ext4 journal commits carry other files' data) for work that
+	// is not s3fed's.
+	syscall.Sync()
 	b.ResetTimer()
 	for range c {
 		wg.Go(func() {
