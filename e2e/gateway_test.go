@@ -224,6 +224,11 @@ func TestRevokedKeyFailsAtOnce(t *testing.T) {
 	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
 		t.Fatal(err)
 	}
+	// An answered request is in the audit log as soon as the log is read.
+	evs := in.call("GET", "/v1/admin/orgs/acme/audit?limit=1", nil, 200)["events"].([]any)
+	if ev := evs[0].(map[string]any); ev["action"] != "s3:ListAllMyBuckets" || ev["accessKeyId"] != ak {
+		t.Fatalf("newest audit event is not the ListBuckets just answered: %v", ev)
+	}
 	in.call("POST", "/v1/cwobject/revoke-access-key/access-key", map[string]any{"orgId": "acme", "accessKey": ak}, 200)
 	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); code(err) != "InvalidAccessKeyId" {
 		t.Fatalf("revoked key: %v", err)

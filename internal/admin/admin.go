@@ -54,6 +54,9 @@ type API struct {
 	// Policies holds the compiled access policies; nil disables the
 	// access-policy endpoints.
 	Policies *Policies
+	// SyncAudit, when set, is called before the audit log is read so that it
+	// includes events still queued by the S3 path.
+	SyncAudit func(ctx context.Context)
 	// TestConfig serves POST .../CONFIG:test; nil until the exchange is wired.
 	TestConfig func(w http.ResponseWriter, r *http.Request, cfg store.Config) error
 }
@@ -408,6 +411,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, c Caller) error 
 			return err
 		}
 		f.Before = int64(n)
+	}
+	if a.SyncAudit != nil {
+		a.SyncAudit(r.Context())
 	}
 	evs, err := a.Store.ListEvents(r.Context(), f)
 	if err != nil {

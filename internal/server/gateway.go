@@ -158,27 +158,56 @@ func (b bucketRecords) DeletePolicy(ctx context.Context, name string) error {
 type auditWriter struct {
 	st  store.Store
 	log *slog.Logger
-	ch  chan store.Event
+	ch  chan auditItem
 	wg  sync.WaitGroup
 }
 
+// auditItem is an event to write, or (done != nil) a request to write
+// everything queued before it and then close done.
+type auditItem struct {
+	ev   store.Event
+	done chan struct{}
+}
+
 func newAuditWriter(st store.Store, log *slog.Logger) *auditWriter {
-	w := &auditWriter{st: st, log: log, ch: make(chan store.Event, 8192)}
+	w := &auditWriter{st: st, log: log, ch: make(chan auditItem, 8192)}
 	w.wg.Add(1)
 	go w.run()
 	return w
 }
 
 func (w *auditWriter) LogAccess(ctx context.Context, ev s3.AccessEvent) {
-	w.ch <- store.Event{Time: ev.Time, OrgID: ev.OrgID, Kind: "s3", Action: ev.Action, Target: ev.Resource, Outcome: ev.Decision,
+	w.ch <- auditItem{ev: store.Event{Time: ev.Time, OrgID: ev.OrgID, Kind: "s3", Action: ev.Action, Target: ev.Resource, Outcome: ev.Decision,
 		Code: ev.ErrorCode, RequestID: ev.RequestID, ClientIP: ev.SourceIP, PrincipalName: ev.PrincipalName, Role: ev.Role,
 		AccessKeyID: ev.AccessKeyID, Details: map[string]any{"statement": ev.Statement, "status": ev.Status, "bytesIn": ev.BytesIn, "bytesOut": ev.BytesOut,
-			"operation": ev.Operation, "durationMs": float64(ev.Duration.Microseconds()) / 1000}}
+			"operation": ev.Operation, "durationMs": float64(ev.Duration.Microseconds()) / 1000}}}
 }
+
+// Sync returns once every event queued before the call is written, so that
+// an audit read sees the requests that were answered before it.
+func (w *auditWriter) Sync(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case w.ch <- auditItem{done: done}:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// auditLinger is how long the writer waits for more events before it
+// commits a batch. Every commit of the state store is an fsync; at low
+// concurrency one transaction per S3 request cost more CPU than serving the
+// request, so events are gathered for a few milliseconds (they are written
+// after the answer anyway).
+const auditLinger = 20 * time.Millisecond
 
 func (w *auditWriter) run() {
 	defer w.wg.Done()
-	batch := make([]store.Event, 0, 256)
+	batch := make([]store.Event, 0, 512)
 	flush := func() {
 		if len(batch) == 0 {
 			return
@@ -190,24 +219,43 @@ func (w *auditWriter) run() {
 		cancel()
 		batch = batch[:0]
 	}
-	for ev := range w.ch {
-		batch = append(batch, ev)
-		// Drain whatever is already queued, then write it as one transaction.
-	drain:
-		for len(batch) < cap(batch) {
+	var waiters []chan struct{}
+	add := func(it auditItem) {
+		if it.done != nil {
+			waiters = append(waiters, it.done)
+		} else {
+			batch = append(batch, it.ev)
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		it, ok := <-w.ch
+		if !ok {
+			flush()
+			return
+		}
+		add(it)
+		timer.Reset(auditLinger)
+	gather:
+		for len(batch) < cap(batch) && len(waiters) == 0 {
 			select {
-			case ev, ok := <-w.ch:
+			case it, ok := <-w.ch:
 				if !ok {
-					break drain
+					break gather
 				}
-				batch = append(batch, ev)
-			default:
-				break drain
+				add(it)
+			case <-timer.C:
+				break gather
 			}
 		}
+		timer.Stop()
 		flush()
+		for _, d := range waiters {
+			close(d)
+		}
+		waiters = waiters[:0]
 	}
-	flush()
 }
 
 // Close writes what is queued and stops.

@@ -25,7 +25,10 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 	if err := s.Policies.LoadAll(context.Background(), s.Store); err != nil {
 		return nil, nil, err
 	}
-	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL, TestConfig: ex.TestSAML, Policies: s.Policies}
+	aw := newAuditWriter(s.Store, s.cfg.Log)
+	s.closeFns = append(s.closeFns, aw.Close)
+	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL, TestConfig: ex.TestSAML,
+		Policies: s.Policies, SyncAudit: aw.Sync}
 	adm.Register(rt)
 	rt.Handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -41,7 +44,7 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	})
-	s3h, err = s.gateway(ex.QueryHandler())
+	s3h, err = s.gateway(ex.QueryHandler(), aw)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -49,14 +52,12 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 }
 
 // gateway builds the S3 front door over the embedded store.
-func (s *Server) gateway(stsQuery http.Handler) (http.Handler, error) {
+func (s *Server) gateway(stsQuery http.Handler, aw *auditWriter) (http.Handler, error) {
 	backend, err := fs.Open(filepath.Join(s.cfg.DataDir, "objects"), fs.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("open object store: %w", err)
 	}
 	s.closeFns = append(s.closeFns, backend.Close)
-	aw := newAuditWriter(s.Store, s.cfg.Log)
-	s.closeFns = append(s.closeFns, aw.Close)
 	return s3.New(s3.Config{
 		Authenticator: &sigv4.Verifier{Region: s.cfg.Region, Service: "s3", Source: credSource{s.Creds}},
 		Authorizer:    &authorizer{set: s.Policies.Set},

@@ -656,19 +656,42 @@ func (s *DB) ClaimReplay(ctx context.Context, key string, until, now time.Time) 
 	})
 }
 
-// AppendEvents writes events in one transaction.
+// AppendEvents writes events in one transaction with one prepared statement.
 func (s *DB) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	return s.Update(ctx, func(t store.Tx) error {
+		tx := t.(*txn)
+		stmt, err := tx.db.(*sql.Tx).PrepareContext(ctx, s.q(insertEvent))
+		if err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+		defer stmt.Close()
 		for _, e := range events {
-			if err := t.AppendEvent(ctx, e); err != nil {
+			args, err := eventArgs(e)
+			if err != nil {
 				return err
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("append event: %w", err)
 			}
 		}
 		return nil
 	})
+}
+
+const insertEvent = `INSERT INTO events (time_ns, org_id, principal_name, body) VALUES (?, ?, ?, ?)`
+
+func eventArgs(e store.Event) ([]any, error) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	return []any{ns(e.Time), e.OrgID, e.PrincipalName, string(body)}, nil
 }
 
 // Prune removes replay entries and access keys that expired before `before`.
@@ -826,16 +849,11 @@ func (t *txn) SetBucketPolicy(ctx context.Context, name string, policy []byte) e
 }
 
 func (t *txn) AppendEvent(ctx context.Context, e store.Event) error {
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
-	}
-	body, err := json.Marshal(e)
+	args, err := eventArgs(e)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
-	_, err = t.db.ExecContext(ctx, t.s.q(`INSERT INTO events (time_ns, org_id, principal_name, body) VALUES (?, ?, ?, ?)`),
-		ns(e.Time), e.OrgID, e.PrincipalName, string(body))
-	if err != nil {
+	if _, err = t.db.ExecContext(ctx, t.s.q(insertEvent), args...); err != nil {
 		return fmt.Errorf("append event: %w", err)
 	}
 	return nil
