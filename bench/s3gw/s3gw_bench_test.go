@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -310,7 +311,15 @@ func summary() string {
 
 // TestMain stops the shared gateways after the run and prints the table.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	benching := flag.Lookup("test.bench") != nil && flag.Lookup("test.bench").Value.String() != ""
+	if benching {
+		printFsyncLatency("before the run")
+	}
 	code := m.Run()
+	if benching {
+		printFsyncLatency("after the run")
+	}
 	servers.Lock()
 	for _, s := range servers.m {
 		if hwm, err := procStatus(s.pid(), "VmHWM"); err == nil {
@@ -327,3 +336,39 @@ func TestMain(m *testing.M) {
 
 // errShort reports a streamed GET that ended early.
 var errShort = errors.New("short body")
+
+// printFsyncLatency prints the disk's current small-fsync latency.
+func printFsyncLatency(when string) {
+	med, p90, err := fsyncLatency(200)
+	if err != nil {
+		fmt.Printf("disk: %v\n", err)
+		return
+	}
+	fmt.Printf("disk: 4 KiB write+fdatasync in %s: median %s, p90 %s (%s)\n", os.TempDir(), med.Round(time.Microsecond), p90.Round(time.Microsecond), when)
+}
+
+// fsyncLatency times n overwrites of one 4 KiB block, each followed by
+// fdatasync, in the temp dir both servers use: the PUT figures of a server
+// that fsyncs move with it, and other tenants of a shared disk move it.
+func fsyncLatency(n int) (median, p90 time.Duration, err error) {
+	f, err := os.CreateTemp("", "s3gw-fsync-probe")
+	if err != nil {
+		return 0, 0, fmt.Errorf("fsync probe: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return 0, 0, fmt.Errorf("fsync probe write: %w", err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return 0, 0, fmt.Errorf("fsync probe fdatasync: %w", err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[len(ds)*9/10], nil
+}
