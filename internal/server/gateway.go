@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -263,4 +264,51 @@ func (w *auditWriter) Close() error {
 	close(w.ch)
 	w.wg.Wait()
 	return nil
+}
+
+// inflight tracks S3 requests being served, so that an audit read can wait
+// for those already answered to finish their access event (the S3 front door
+// logs after the answer is written).
+type inflight struct {
+	mu   sync.Mutex
+	next uint64
+	reqs map[uint64]chan struct{}
+}
+
+func (f *inflight) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		f.mu.Lock()
+		if f.reqs == nil {
+			f.reqs = map[uint64]chan struct{}{}
+		}
+		id := f.next
+		f.next++
+		f.reqs[id] = done
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			delete(f.reqs, id)
+			f.mu.Unlock()
+			close(done)
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait returns when every request in flight at the call has finished, or ctx ends.
+func (f *inflight) wait(ctx context.Context) {
+	f.mu.Lock()
+	pending := make([]chan struct{}, 0, len(f.reqs))
+	for _, d := range f.reqs {
+		pending = append(pending, d)
+	}
+	f.mu.Unlock()
+	for _, d := range pending {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -28,7 +28,14 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 	aw := newAuditWriter(s.Store, s.cfg.Log)
 	s.closeFns = append(s.closeFns, aw.Close)
 	adm := &admin.API{Store: s.Store, Log: s.cfg.Log, Keys: s.Creds, PublicURL: s.cfg.PublicURL, TestConfig: ex.TestSAML,
-		Policies: s.Policies, SyncAudit: aw.Sync}
+		Policies: s.Policies, SyncAudit: func(ctx context.Context) {
+			// Requests answered before this read may still be writing their
+			// access event: wait for them, then for the queue.
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			s.inflight.wait(ctx)
+			aw.Sync(ctx)
+		}}
 	adm.Register(rt)
 	rt.Handle("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) error {
 		jsonapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -48,7 +55,7 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return rt, s3h, nil
+	return rt, s.inflight.wrap(s3h), nil
 }
 
 // gateway builds the S3 front door over the embedded store.

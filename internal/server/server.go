@@ -89,6 +89,7 @@ type Server struct {
 	Keys     *creds.Keyring
 	Creds    *creds.Cache
 	Policies *admin.Policies
+	inflight inflight
 	api, s3  *http.Server
 	apiLn    net.Listener
 	s3Ln     net.Listener
