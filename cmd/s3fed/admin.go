@@ -90,6 +90,10 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any, conte
 		}
 		return ae
 	}
+	if ra, ok := out.(*rawAnswer); ok {
+		*ra = data
+		return nil
+	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			return fmt.Errorf("decode answer: %w", err)
@@ -97,6 +101,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any, conte
 	}
 	return nil
 }
+
+// rawAnswer receives a non-JSON answer verbatim.
+type rawAnswer []byte
 
 // printer prints answers as JSON or, for lists, as a table.
 type printer struct {
@@ -359,7 +366,20 @@ and Recipient = acsUrl and Audience = audience.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return call(c, p, "POST", "/v1/admin/orgs/"+esc(org)+"/workload-federation/"+esc(args[0])+":revoke-keys", map[string]any{}, "")
 		}}
-	for _, sc := range []*cobra.Command{create, update, list, get, del, revoke} {
+	spmd := &cobra.Command{Use: "sp-metadata --org ORG CONFIG_ID", Short: "Print the SP metadata XML to import into your IdP", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := newAPIClient()
+			if err != nil {
+				return err
+			}
+			var raw rawAnswer
+			if err := cl.do(c.Context(), "GET", "/v1/admin/orgs/"+esc(org)+"/workload-federation/"+esc(args[0])+"/sp-metadata", nil, "", &raw); err != nil {
+				return err
+			}
+			_, err = c.OutOrStdout().Write(raw)
+			return err
+		}}
+	for _, sc := range []*cobra.Command{create, update, list, get, del, revoke, spmd} {
 		sc.Flags().StringVar(&org, "org", "", "org ID (required)")
 		_ = sc.MarkFlagRequired("org")
 		cmd.AddCommand(sc)

@@ -216,6 +216,7 @@ func (a *API) Register(rt *jsonapi.Router) {
 	rt.Handle("PATCH", "/v1/admin/orgs/{org}/workload-federation/{config}", a.authed(a.patchConfig))
 	rt.Handle("DELETE", "/v1/admin/orgs/{org}/workload-federation/{config}", a.authed(a.deleteConfig))
 	rt.Handle("POST", "/v1/admin/orgs/{org}/workload-federation/{config}", a.authed(a.configAction))
+	rt.Handle("GET", "/v1/admin/orgs/{org}/workload-federation/{config}/sp-metadata", a.authed(a.spMetadata))
 	rt.Handle("GET", "/v1/admin/orgs/{org}/audit", a.authed(a.listAudit))
 	rt.Handle("GET", "/v1/admin/orgs/{org}/access-keys", a.authed(a.listAccessKeys))
 	rt.Handle("POST", "/v1/cwobject/revoke-access-key/access-key", a.authed(a.revokeKey))

@@ -55,7 +55,7 @@ func newPTEnv(t *testing.T) *ptEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &API{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Policies: e.pol}
+	a := &API{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Policies: e.pol, PublicURL: "https://s3fed.test"}
 	rt := jsonapi.NewRouter()
 	a.Register(rt)
 	e.srv = httptest.NewServer(jsonapi.Middleware(a.Log, rt))
@@ -195,5 +195,41 @@ func TestPoliciesLoadAll(t *testing.T) {
 	}
 	if !fresh.Set.Decide(policy.Request{OrgID: "acme", Role: "reader-role", Action: "s3:GetObject", Resource: "test-bucket/k"}).Allowed() {
 		t.Fatal("policy not reloaded")
+	}
+}
+
+// TestSPMetadata checks the SP metadata an IdP imports names the org's
+// audience and the ACS URL, and is hidden from other orgs.
+func TestSPMetadata(t *testing.T) {
+	e := newPTEnv(t)
+	ctx := context.Background()
+	if err := e.st.Update(ctx, func(tx store.Tx) error {
+		return tx.CreateConfig(ctx, store.Config{OrgID: "acme", ID: "c1", Kind: "saml", Name: "c1", IdPEntityID: "idp", Active: true})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(who string) (int, string, string) {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/admin/orgs/acme/workload-federation/c1/sp-metadata", nil)
+		req.Header.Set("Authorization", "Bearer "+e.tokens[who])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	st, ct, body := get("acme")
+	if st != 200 || ct != "application/samlmetadata+xml" {
+		t.Fatalf("status %d, type %q", st, ct)
+	}
+	for _, want := range []string{`entityID="https://s3fed.test/accounts/saml/acme/metadata/"`, `Location="https://s3fed.test/m2m-saml-acs"`,
+		`WantAssertionsSigned="true"`, `urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metadata lacks %s:\n%s", want, body)
+		}
+	}
+	if st, _, _ := get("other"); st != 404 {
+		t.Fatalf("other org reads acme's SP metadata: %d", st)
 	}
 }
