@@ -75,12 +75,17 @@ func newClient(endpoint, access, secret string) *s3.Client {
 	})
 }
 
+// binDir is the temp dir holding the built s3fed binary ("" until built);
+// TestMain removes it.
+var binDir string
+
 // buildS3fed builds ../../cmd/s3fed once per benchmark binary run.
 var buildS3fed = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "s3gw-bench-bin")
 	if err != nil {
 		return "", fmt.Errorf("temp dir for the s3fed binary: %w", err)
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "s3fed")
 	out, err := exec.Command("go", "build", "-C", "../..", "-o", bin, "./cmd/s3fed").CombinedOutput()
 	if err != nil {

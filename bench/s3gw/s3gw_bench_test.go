@@ -328,6 +328,9 @@ func TestMain(m *testing.M) {
 		s.stop()
 	}
 	servers.Unlock()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
 	if t := summary(); t != "" {
 		fmt.Print("\n" + t)
 	}
