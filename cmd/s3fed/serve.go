@@ -55,6 +55,8 @@ variable (for example S3FED_DATA_DIR); a flag wins over the environment.`,
 	f.DurationVar(&cfg.ClockSkew, "clock-skew", cfg.ClockSkew, "tolerance for SAML/OIDC time checks, at most 180s (S3FED_CLOCK_SKEW)")
 	f.StringVar(&cfg.S3Domain, "s3-domain", "", "domain for virtual-hosted-style S3 addressing, e.g. s3.example.com (S3FED_S3_DOMAIN)")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "S3 region name (S3FED_REGION)")
+	f.Float64Var(&cfg.ExchangeRate, "exchange-rate", cfg.ExchangeRate, "exchanges per second allowed per client IP; 0 disables the limit (S3FED_EXCHANGE_RATE)")
+	f.IntVar(&cfg.ExchangeBurst, "exchange-burst", cfg.ExchangeBurst, "exchanges a client IP may make at once (S3FED_EXCHANGE_BURST)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (S3FED_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", "text", "text or json (S3FED_LOG_FORMAT)")
 	return cmd

@@ -19,7 +19,8 @@ import (
 // handlers builds the API listener's and the S3 listener's handlers.
 func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 	rt := jsonapi.NewRouter()
-	ex := &sts.Service{Store: s.Store, Keys: s.Keys, PublicURL: s.cfg.PublicURL, Skew: s.cfg.ClockSkew, Log: s.cfg.Log}
+	ex := &sts.Service{Store: s.Store, Keys: s.Keys, PublicURL: s.cfg.PublicURL, Skew: s.cfg.ClockSkew, Log: s.cfg.Log,
+		Limit: &sts.Limiter{Rate: s.cfg.ExchangeRate, Burst: float64(s.cfg.ExchangeBurst)}}
 	ex.Register(rt)
 	s.Policies = &admin.Policies{Set: &policy.Set{}}
 	if err := s.Policies.LoadAll(context.Background(), s.Store); err != nil {

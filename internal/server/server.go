@@ -42,6 +42,11 @@ type Config struct {
 	ClockSkew time.Duration
 	S3Domain  string
 	Region    string
+	// ExchangeRate and ExchangeBurst throttle the anonymous exchange
+	// endpoints per client IP (exchanges per second, and at once); a rate of
+	// 0 disables the limit.
+	ExchangeRate  float64
+	ExchangeBurst int
 	// DatabaseURL, when set (postgres://...), keeps state in PostgreSQL so
 	// that several replicas share it; empty means SQLite under DataDir.
 	DatabaseURL string
@@ -55,7 +60,7 @@ type Config struct {
 // Defaults returns the configuration of a bare `s3fed serve`.
 func Defaults() Config {
 	return Config{S3Addr: "127.0.0.1:9000", APIAddr: "127.0.0.1:9001", DataDir: "./s3fed-data",
-		ClockSkew: 60 * time.Second, Region: "us-east-1"}
+		ClockSkew: 60 * time.Second, Region: "us-east-1", ExchangeRate: 20, ExchangeBurst: 40}
 }
 
 // Validate checks the configuration before anything is created.
@@ -68,6 +73,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if c.ExchangeRate < 0 || (c.ExchangeRate > 0 && c.ExchangeBurst < 1) {
+		return errors.New("--exchange-rate must be ≥ 0 and --exchange-burst ≥ 1")
 	}
 	if c.Region == "" {
 		return errors.New("--region must not be empty")

@@ -51,6 +51,17 @@ type Service struct {
 	Skew      time.Duration
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Limit throttles exchanges per client IP; nil means no limit.
+	Limit *Limiter
+}
+
+// throttle answers rate_limited when the client has used its budget.
+func (s *Service) throttle(w http.ResponseWriter, r *http.Request) error {
+	if s.Limit.Allow(admin.ClientIP(r)) {
+		return nil
+	}
+	w.Header().Set("Retry-After", "1")
+	return jsonapi.Errorf(http.StatusTooManyRequests, "rate_limited", "too many exchanges from this address; retry in a second")
 }
 
 func (s *Service) now() time.Time {
@@ -137,6 +148,12 @@ func (s *Service) fail(ctx context.Context, x *exchange, err error) error {
 
 func (s *Service) exchangeSAML(w http.ResponseWriter, r *http.Request) error {
 	x := s.newExchange(r, "exchange.saml")
+	// Throttled requests are not audited one by one: writing an event per
+	// refused request would turn a flood into disk writes.
+	if err := s.throttle(w, r); err != nil {
+		s.Log.Debug("exchange throttled", "client_ip", admin.ClientIP(r))
+		return err
+	}
 	var in samlRequest
 	if err := jsonapi.Decode(w, r, MaxExchangeBody, &in); err != nil {
 		return s.fail(r.Context(), x, err)

@@ -132,6 +132,8 @@ func stsFromAPI(err error) error {
 		return stsErr(http.StatusBadRequest, "ValidationError", "%s", ae.Message)
 	case "payload_too_large":
 		return stsErr(http.StatusRequestEntityTooLarge, "ValidationError", "%s", ae.Message)
+	case "rate_limited":
+		return stsErr(http.StatusBadRequest, "Throttling", "%s", ae.Message)
 	case "unavailable":
 		return stsErr(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", ae.Message)
 	}
@@ -146,6 +148,9 @@ func (s *Service) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request) err
 	x := s.newExchange(r, "exchange.aws-saml")
 	f := r.PostForm
 	fail := func(err error) error { return stsFromAPI(s.fail(r.Context(), x, err)) }
+	if err := s.throttle(w, r); err != nil {
+		return stsFromAPI(err) // not audited one by one (see exchangeSAML)
+	}
 	roleArn, principalArn, assertion := f.Get("RoleArn"), f.Get("PrincipalArn"), f.Get("SAMLAssertion")
 	for name, v := range map[string]string{"RoleArn": roleArn, "PrincipalArn": principalArn, "SAMLAssertion": assertion} {
 		if v == "" {
