@@ -55,13 +55,21 @@ type Service struct {
 	Limit *Limiter
 }
 
-// throttle answers rate_limited when the client has used its budget.
-func (s *Service) throttle(w http.ResponseWriter, r *http.Request) error {
-	if s.Limit.Allow(admin.ClientIP(r)) {
+// throttle answers rate_limited when the client has used its budget. Only
+// the first refusal of a throttling episode is audited: an event per refused
+// request would turn a flood into disk writes.
+func (s *Service) throttle(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	ok, first := s.Limit.take(admin.ClientIP(r))
+	if ok {
 		return nil
 	}
 	w.Header().Set("Retry-After", "1")
-	return jsonapi.Errorf(http.StatusTooManyRequests, "rate_limited", "too many exchanges from this address; retry in a second")
+	err := jsonapi.Errorf(http.StatusTooManyRequests, "rate_limited", "too many exchanges from this address; retry in a second")
+	if first {
+		x.ev.Details = map[string]any{"note": "first refusal of a throttling episode; later ones are not audited until the client is allowed again"}
+		return s.fail(r.Context(), x, err)
+	}
+	return err
 }
 
 func (s *Service) now() time.Time {
@@ -136,7 +144,10 @@ func (s *Service) fail(ctx context.Context, x *exchange, err error) error {
 	var ae *jsonapi.Error
 	if errors.As(err, &ae) {
 		x.ev.Code = ae.Code
-		x.ev.Details = map[string]any{"reason": ae.Message}
+		if x.ev.Details == nil {
+			x.ev.Details = map[string]any{}
+		}
+		x.ev.Details["reason"] = ae.Message
 	} else {
 		x.ev.Code = "internal"
 	}
@@ -148,10 +159,7 @@ func (s *Service) fail(ctx context.Context, x *exchange, err error) error {
 
 func (s *Service) exchangeSAML(w http.ResponseWriter, r *http.Request) error {
 	x := s.newExchange(r, "exchange.saml")
-	// Throttled requests are not audited one by one: writing an event per
-	// refused request would turn a flood into disk writes.
-	if err := s.throttle(w, r); err != nil {
-		s.Log.Debug("exchange throttled", "client_ip", admin.ClientIP(r))
+	if err := s.throttle(w, r, x); err != nil {
 		return err
 	}
 	var in samlRequest

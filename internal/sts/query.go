@@ -148,8 +148,8 @@ func (s *Service) assumeRoleWithSAML(w http.ResponseWriter, r *http.Request) err
 	x := s.newExchange(r, "exchange.aws-saml")
 	f := r.PostForm
 	fail := func(err error) error { return stsFromAPI(s.fail(r.Context(), x, err)) }
-	if err := s.throttle(w, r); err != nil {
-		return stsFromAPI(err) // not audited one by one (see exchangeSAML)
+	if err := s.throttle(w, r, x); err != nil {
+		return stsFromAPI(err)
 	}
 	roleArn, principalArn, assertion := f.Get("RoleArn"), f.Get("PrincipalArn"), f.Get("SAMLAssertion")
 	for name, v := range map[string]string{"RoleArn": roleArn, "PrincipalArn": principalArn, "SAMLAssertion": assertion} {

@@ -23,8 +23,9 @@ type Limiter struct {
 }
 
 type tokenBucket struct {
-	tokens float64
-	last   time.Time
+	tokens    float64
+	last      time.Time
+	throttled bool // refused since the last allowed request
 }
 
 // maxClients bounds the limiter's memory; idle buckets are swept first.
@@ -32,8 +33,15 @@ const maxClients = 100000
 
 // Allow takes one token from client's bucket and reports whether there was one.
 func (l *Limiter) Allow(client string) bool {
+	ok, _ := l.take(client)
+	return ok
+}
+
+// take is Allow that also reports whether a refusal is the first since the
+// client's last allowed request, so a throttling episode is audited once.
+func (l *Limiter) take(client string) (ok, first bool) {
 	if l == nil || l.Rate <= 0 {
-		return true
+		return true, false
 	}
 	now := time.Now()
 	if l.Now != nil {
@@ -54,7 +62,7 @@ func (l *Limiter) Allow(client string) bool {
 		}
 		l.swept = now
 		if len(l.buckets) >= maxClients {
-			return false
+			return false, false
 		}
 	}
 	b, ok := l.buckets[client]
@@ -68,8 +76,11 @@ func (l *Limiter) Allow(client string) bool {
 	}
 	b.last = now
 	if b.tokens < 1 {
-		return false
+		first = !b.throttled
+		b.throttled = true
+		return false, first
 	}
 	b.tokens--
-	return true
+	b.throttled = false
+	return true, false
 }

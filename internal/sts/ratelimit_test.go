@@ -2,11 +2,13 @@ package sts_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/s3fed/s3fed/internal/store"
 	"github.com/s3fed/s3fed/internal/sts"
 )
 
@@ -42,7 +44,7 @@ func TestLimiter(t *testing.T) {
 func TestExchangeRateLimited(t *testing.T) {
 	e := newEnv(t, false)
 	e.svc.Limit = &sts.Limiter{Rate: 0.001, Burst: 2}
-	for i := range 3 {
+	for i := range 4 {
 		body := fmt.Sprintf(`{"orgId":"acme","configId":%q,"samlResponse":%q}`, e.cfgID, e.sign(nil))
 		resp, err := http.Post(e.srv.URL+"/v1/cwobject/temporary-credentials/saml", "application/json", bytes.NewReader([]byte(body)))
 		if err != nil {
@@ -50,7 +52,7 @@ func TestExchangeRateLimited(t *testing.T) {
 		}
 		resp.Body.Close()
 		want := 200
-		if i == 2 {
+		if i >= 2 {
 			want = 429
 		}
 		if resp.StatusCode != want {
@@ -62,5 +64,16 @@ func TestExchangeRateLimited(t *testing.T) {
 	}
 	if n := e.keyCount(); n != 2 {
 		t.Fatalf("%d keys minted, want 2", n)
+	}
+	// One audit event for the throttling episode, not one per refusal.
+	evs, _ := e.st.ListEvents(context.Background(), store.EventFilter{OrgID: "", Limit: 100})
+	n := 0
+	for _, ev := range evs {
+		if ev.Code == "rate_limited" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d rate_limited audit events, want 1", n)
 	}
 }
