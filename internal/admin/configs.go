@@ -99,6 +99,40 @@ func (in *samlConfigInput) certificates(now time.Time, required bool) ([]string,
 	return nil, nil
 }
 
+// apply sets the fields present in the input on cfg and validates the
+// result; create and patch share it so both enforce the same rules.
+func (in *samlConfigInput) apply(cfg *store.Config, now time.Time, create bool) error {
+	if in.Name != nil {
+		cfg.Name = *in.Name
+	}
+	if in.IdPEntityID != nil {
+		cfg.IdPEntityID = *in.IdPEntityID
+	}
+	if in.Description != nil {
+		cfg.Description = *in.Description
+	}
+	if in.MaxDurationSeconds != nil {
+		if err := checkMaxDuration(*in.MaxDurationSeconds); err != nil {
+			return err
+		}
+		cfg.MaxDurationSeconds = *in.MaxDurationSeconds
+	}
+	if in.Active != nil {
+		cfg.Active = *in.Active
+	}
+	if err := checkConfigText(*cfg); err != nil {
+		return err
+	}
+	certs, err := in.certificates(now, create)
+	if err != nil {
+		return err
+	}
+	if certs != nil {
+		cfg.Certificates = certs
+	}
+	return nil
+}
+
 func checkMaxDuration(v int) error {
 	if v < 1 || v > DefaultMaxDurationSeconds {
 		return jsonapi.BadRequest(`field "maxDurationSeconds" must be from 1 to %d`, DefaultMaxDurationSeconds)
@@ -125,24 +159,8 @@ func (a *API) createSAMLConfig(w http.ResponseWriter, r *http.Request, c Caller)
 		return jsonapi.BadRequest(`field "idpEntityId" is required: the IdP's entity ID, which must equal the Issuer of its assertions`)
 	}
 	now := a.now()
-	cfg := store.Config{OrgID: o.ID, ID: NewID(), Kind: "saml", Name: *in.Name, IdPEntityID: *in.IdPEntityID,
-		MaxDurationSeconds: DefaultMaxDurationSeconds, Active: true, Created: now, Updated: now}
-	if in.Description != nil {
-		cfg.Description = *in.Description
-	}
-	if in.MaxDurationSeconds != nil {
-		if err := checkMaxDuration(*in.MaxDurationSeconds); err != nil {
-			return err
-		}
-		cfg.MaxDurationSeconds = *in.MaxDurationSeconds
-	}
-	if in.Active != nil {
-		cfg.Active = *in.Active
-	}
-	if err := checkConfigText(cfg); err != nil {
-		return err
-	}
-	if cfg.Certificates, err = in.certificates(now, true); err != nil {
+	cfg := store.Config{OrgID: o.ID, ID: NewID(), Kind: "saml", MaxDurationSeconds: DefaultMaxDurationSeconds, Active: true, Created: now, Updated: now}
+	if err := in.apply(&cfg, now, true); err != nil {
 		return err
 	}
 	if err := a.Store.Update(r.Context(), func(tx store.Tx) error {
@@ -221,33 +239,8 @@ func (a *API) patchConfig(w http.ResponseWriter, r *http.Request, c Caller) erro
 	if err := in.refuseUnsupported(); err != nil {
 		return err
 	}
-	if in.Name != nil {
-		cfg.Name = *in.Name
-	}
-	if in.IdPEntityID != nil {
-		cfg.IdPEntityID = *in.IdPEntityID
-	}
-	if in.Description != nil {
-		cfg.Description = *in.Description
-	}
-	if in.MaxDurationSeconds != nil {
-		if err := checkMaxDuration(*in.MaxDurationSeconds); err != nil {
-			return err
-		}
-		cfg.MaxDurationSeconds = *in.MaxDurationSeconds
-	}
-	if in.Active != nil {
-		cfg.Active = *in.Active
-	}
-	if err := checkConfigText(cfg); err != nil {
+	if err := in.apply(&cfg, a.now(), false); err != nil {
 		return err
-	}
-	certs, err := in.certificates(a.now(), false)
-	if err != nil {
-		return err
-	}
-	if certs != nil {
-		cfg.Certificates = certs
 	}
 	cfg.Updated = a.now()
 	if err := a.Store.Update(r.Context(), func(tx store.Tx) error {
