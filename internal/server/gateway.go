@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,34 +34,40 @@ func (s credSource) Credential(ctx context.Context, id string) (sigv4.Credential
 }
 
 // authorizer decides S3 actions with the org policies and the bucket policy
-// (policy.Authorize); parsed bucket policies are cached by their text.
+// (policy.Authorize); each bucket's parsed policy is cached with the text it
+// was parsed from, so a changed policy is re-parsed and an unchanged one
+// costs a comparison, not an allocation.
 type authorizer struct {
 	set *policy.Set
 
-	mu     sync.Mutex
-	parsed map[string]*policy.BucketPolicy
+	mu     sync.RWMutex
+	parsed map[string]parsedPolicy
+}
+
+type parsedPolicy struct {
+	doc []byte
+	bp  *policy.BucketPolicy
 }
 
 func (a *authorizer) bucketPolicy(bucket string, doc []byte) (*policy.BucketPolicy, error) {
 	if len(doc) == 0 {
 		return nil, nil
 	}
-	k := bucket + "\x00" + string(doc)
-	a.mu.Lock()
-	bp, ok := a.parsed[k]
-	a.mu.Unlock()
-	if ok {
-		return bp, nil
+	a.mu.RLock()
+	pp, ok := a.parsed[bucket]
+	a.mu.RUnlock()
+	if ok && bytes.Equal(pp.doc, doc) {
+		return pp.bp, nil
 	}
 	bp, err := policy.ParseBucketPolicy(doc, bucket)
 	if err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
-	if a.parsed == nil || len(a.parsed) > 10000 {
-		a.parsed = map[string]*policy.BucketPolicy{}
+	if a.parsed == nil || len(a.parsed) > 100000 {
+		a.parsed = map[string]parsedPolicy{}
 	}
-	a.parsed[k] = bp
+	a.parsed[bucket] = parsedPolicy{doc: bytes.Clone(doc), bp: bp}
 	a.mu.Unlock()
 	return bp, nil
 }
