@@ -193,6 +193,19 @@ func (a *API) event(r *http.Request, c Caller, org, action, target string) store
 		Outcome: "success", RequestID: jsonapi.RequestID(r.Context()), ClientIP: ClientIP(r)}
 }
 
+// audited runs change and appends the caller's audit event for it in one
+// transaction, so an admin change and its record commit together or not at
+// all. change may add details to the event.
+func (a *API) audited(r *http.Request, c Caller, org, action, target string, change func(tx store.Tx, ev *store.Event) error) error {
+	return a.Store.Update(r.Context(), func(tx store.Tx) error {
+		ev := a.event(r, c, org, action, target)
+		if err := change(tx, &ev); err != nil {
+			return err
+		}
+		return tx.AppendEvent(r.Context(), ev)
+	})
+}
+
 // ClientIP is the connection's remote address without the port.
 func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -261,11 +274,8 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, c Caller) error 
 		return err
 	}
 	o := store.Org{ID: *in.ID, Name: name, Created: a.now()}
-	err := a.Store.Update(r.Context(), func(tx store.Tx) error {
-		if err := tx.CreateOrg(r.Context(), o); err != nil {
-			return err
-		}
-		return tx.AppendEvent(r.Context(), a.event(r, c, o.ID, "org.create", o.ID))
+	err := a.audited(r, c, o.ID, "org.create", o.ID, func(tx store.Tx, _ *store.Event) error {
+		return tx.CreateOrg(r.Context(), o)
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return jsonapi.Errorf(http.StatusConflict, "already_exists", "org %q already exists", o.ID)
@@ -333,11 +343,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, c Caller) erro
 	}
 	secret := NewToken()
 	t := store.Token{ID: "tok-" + NewID()[:16], OrgID: o.ID, Description: in.Description, Hash: HashToken(secret), Created: a.now()}
-	if err := a.Store.Update(r.Context(), func(tx store.Tx) error {
-		if err := tx.PutToken(r.Context(), t); err != nil {
-			return err
-		}
-		return tx.AppendEvent(r.Context(), a.event(r, c, o.ID, "token.create", t.ID))
+	if err := a.audited(r, c, o.ID, "token.create", t.ID, func(tx store.Tx, _ *store.Event) error {
+		return tx.PutToken(r.Context(), t)
 	}); err != nil {
 		return err
 	}
@@ -367,11 +374,8 @@ func (a *API) deleteToken(w http.ResponseWriter, r *http.Request, c Caller) erro
 		return err
 	}
 	id := r.PathValue("id")
-	err = a.Store.Update(r.Context(), func(tx store.Tx) error {
-		if err := tx.DeleteToken(r.Context(), o.ID, id); err != nil {
-			return err
-		}
-		return tx.AppendEvent(r.Context(), a.event(r, c, o.ID, "token.revoke", id))
+	err = a.audited(r, c, o.ID, "token.revoke", id, func(tx store.Tx, _ *store.Event) error {
+		return tx.DeleteToken(r.Context(), o.ID, id)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return jsonapi.NotFound("token " + quote(id))

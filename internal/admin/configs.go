@@ -163,11 +163,8 @@ func (a *API) createSAMLConfig(w http.ResponseWriter, r *http.Request, c Caller)
 	if err := in.apply(&cfg, now, true); err != nil {
 		return err
 	}
-	if err := a.Store.Update(r.Context(), func(tx store.Tx) error {
-		if err := tx.CreateConfig(r.Context(), cfg); err != nil {
-			return err
-		}
-		return tx.AppendEvent(r.Context(), a.event(r, c, o.ID, "config.create", cfg.ID))
+	if err := a.audited(r, c, o.ID, "config.create", cfg.ID, func(tx store.Tx, _ *store.Event) error {
+		return tx.CreateConfig(r.Context(), cfg)
 	}); err != nil {
 		return err
 	}
@@ -243,11 +240,8 @@ func (a *API) patchConfig(w http.ResponseWriter, r *http.Request, c Caller) erro
 		return err
 	}
 	cfg.Updated = a.now()
-	if err := a.Store.Update(r.Context(), func(tx store.Tx) error {
-		if err := tx.UpdateConfig(r.Context(), cfg); err != nil {
-			return err
-		}
-		return tx.AppendEvent(r.Context(), a.event(r, c, cfg.OrgID, "config.update", cfg.ID))
+	if err := a.audited(r, c, cfg.OrgID, "config.update", cfg.ID, func(tx store.Tx, _ *store.Event) error {
+		return tx.UpdateConfig(r.Context(), cfg)
 	}); err != nil {
 		return err
 	}
@@ -263,18 +257,14 @@ func (a *API) deleteConfig(w http.ResponseWriter, r *http.Request, c Caller) err
 		return err
 	}
 	var revoked []string
-	err = a.Store.Update(r.Context(), func(tx store.Tx) error {
+	err = a.audited(r, c, cfg.OrgID, "config.delete", cfg.ID, func(tx store.Tx, ev *store.Event) error {
 		if err := tx.DeleteConfig(r.Context(), cfg.OrgID, cfg.ID); err != nil {
 			return err
 		}
 		var err error
 		revoked, err = tx.RevokeAccessKeys(r.Context(), store.RevokeFilter{OrgID: cfg.OrgID, ConfigID: cfg.ID, Now: a.now()})
-		if err != nil {
-			return err
-		}
-		ev := a.event(r, c, cfg.OrgID, "config.delete", cfg.ID)
 		ev.Details = map[string]any{"revokedKeys": len(revoked)}
-		return tx.AppendEvent(r.Context(), ev)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return jsonapi.NotFound("federation config " + quote(cfg.ID))

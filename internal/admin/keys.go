@@ -74,16 +74,12 @@ func (a *API) listAccessKeys(w http.ResponseWriter, r *http.Request, c Caller) e
 func (a *API) revoke(r *http.Request, c Caller, f store.RevokeFilter, target string) ([]string, error) {
 	f.Now = a.now()
 	var ids []string
-	err := a.Store.Update(r.Context(), func(tx store.Tx) error {
+	err := a.audited(r, c, f.OrgID, "access-key.revoke", target, func(tx store.Tx, ev *store.Event) error {
 		var err error
-		if ids, err = tx.RevokeAccessKeys(r.Context(), f); err != nil {
-			return err
-		}
-		ev := a.event(r, c, f.OrgID, "access-key.revoke", target)
-		ev.PrincipalName = f.PrincipalName
-		ev.AccessKeyID = f.AccessKeyID
+		ids, err = tx.RevokeAccessKeys(r.Context(), f)
+		ev.PrincipalName, ev.AccessKeyID = f.PrincipalName, f.AccessKeyID
 		ev.Details = map[string]any{"revoked": len(ids)}
-		return tx.AppendEvent(r.Context(), ev)
+		return err
 	})
 	if err != nil {
 		return nil, err

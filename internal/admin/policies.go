@@ -223,11 +223,8 @@ func (a *API) storePolicy(r *http.Request, c Caller, org string, doc *policy.Doc
 	if _, err := a.Store.GetPolicy(ctx, org, doc.Name); errors.Is(err, store.ErrNotFound) {
 		status = http.StatusCreated
 	}
-	if err := a.Store.Update(ctx, func(tx store.Tx) error {
-		if err := tx.PutPolicy(ctx, store.Policy{OrgID: org, Name: doc.Name, Document: body, Updated: a.now()}); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, a.event(r, c, org, "policy.put", doc.Name))
+	if err := a.audited(r, c, org, "policy.put", doc.Name, func(tx store.Tx, _ *store.Event) error {
+		return tx.PutPolicy(ctx, store.Policy{OrgID: org, Name: doc.Name, Document: body, Updated: a.now()})
 	}); err != nil {
 		return 0, err
 	}
@@ -289,11 +286,8 @@ func (a *API) deletePolicy(w http.ResponseWriter, r *http.Request, c Caller) err
 	if err != nil {
 		return err
 	}
-	err = a.Store.Update(ctx, func(tx store.Tx) error {
-		if err := tx.DeletePolicy(ctx, o.ID, name); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, a.event(r, c, o.ID, "policy.delete", name))
+	err = a.audited(r, c, o.ID, "policy.delete", name, func(tx store.Tx, _ *store.Event) error {
+		return tx.DeletePolicy(ctx, o.ID, name)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return jsonapi.NotFound("access policy " + quote(name))
