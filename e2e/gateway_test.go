@@ -212,7 +212,7 @@ func TestBucketPolicyDenyAppliesToOwner(t *testing.T) {
 	}
 }
 
-// TestRevokedAndExpiredKeys: a revoked key fails at once with
+// TestRevokedKeyFailsAtOnce: a revoked key fails at once with
 // InvalidAccessKeyId.
 func TestRevokedKeyFailsAtOnce(t *testing.T) {
 	in := start(t, "", "")
