@@ -21,25 +21,23 @@ func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
 		return err
 	}
 	now := time.Now().UTC().UnixNano()
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *itx) error {
 		b := tx.Bucket(bktBuckets)
 		if b.Get([]byte(bucket)) != nil {
 			return fmt.Errorf("%w: %s", storage.ErrBucketExists, bucket)
 		}
-		if err := must(b.Put([]byte(bucket), binary.AppendVarint(nil, now))); err != nil {
+		if err := tx.put(bktBuckets, nil, []byte(bucket), binary.AppendVarint(nil, now)); err != nil {
 			return err
 		}
 		// The tables never outlive the registry entry (both go in one
-		// transaction); IfNotExists only makes this robust to a hand-edited
-		// index.
-		if _, err := tx.CreateBucketIfNotExists(objBucket(bucket)); err != nil {
-			return must(err)
+		// transaction); create-if-absent only makes this robust to a
+		// hand-edited index.
+		for _, name := range [][]byte{objBucket(bucket), inlineBucket(bucket), uploadBucket(bucket)} {
+			if err := tx.createTable(name, nil); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.CreateBucketIfNotExists(inlineBucket(bucket)); err != nil {
-			return must(err)
-		}
-		_, err := tx.CreateBucketIfNotExists(uploadBucket(bucket))
-		return must(err)
+		return nil
 	})
 }
 
@@ -55,7 +53,7 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 		return err
 	}
 	var partFiles []string
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *itx) error {
 		partFiles = partFiles[:0]
 		b := tx.Bucket(bktBuckets)
 		if b.Get([]byte(bucket)) == nil {
@@ -82,12 +80,12 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 				return fmt.Errorf("fs: reading uploads of %s: %w", bucket, err)
 			}
 		}
-		if err := must(b.Delete([]byte(bucket))); err != nil {
+		if err := tx.del(bktBuckets, nil, []byte(bucket)); err != nil {
 			return err
 		}
 		for _, name := range [][]byte{objBucket(bucket), inlineBucket(bucket), uploadBucket(bucket)} {
 			if tx.Bucket(name) != nil {
-				if err := must(tx.DeleteBucket(name)); err != nil {
+				if err := tx.deleteTable(name, nil); err != nil {
 					return err
 				}
 			}

@@ -1,8 +1,10 @@
 package fs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,7 +15,7 @@ const maxCommitBatch = 256
 
 // commitReq is one index change waiting to be committed.
 type commitReq struct {
-	fn  func(tx *bolt.Tx) error
+	fn  func(tx *itx) error
 	err error
 	// lead is set, before done is signalled, when this request's goroutine
 	// must run the next batch itself instead of waiting for a result.
@@ -50,12 +52,16 @@ func must(err error) error {
 // machine); callers arriving meanwhile queue up. When the leader's batch is
 // durable it hands leadership to the first queued caller, whose batch is
 // everything queued by then, and returns.
-func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+func (s *Store) update(fn func(tx *itx) error) error {
 	req := &commitReq{fn: fn, done: make(chan struct{})}
 	s.cmu.Lock()
 	if s.closed {
 		s.cmu.Unlock()
 		return ErrClosed
+	}
+	if s.failed != nil {
+		s.cmu.Unlock()
+		return s.failed
 	}
 	s.queue = append(s.queue, req)
 	if s.leading {
@@ -90,20 +96,16 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	return req.err
 }
 
-// commitBatch runs every request of batch in one bbolt transaction, then
-// releases the waiting ones (the leader's own request has nobody waiting,
-// and a promoted leader's channel is already closed).
+// commitBatch runs every request of batch in one bbolt transaction, makes
+// it durable through the journal, then releases the waiting ones (the
+// leader's own request has nobody waiting, and a promoted leader's channel
+// is already closed). Only the leader calls it, so it has the journal, the
+// pin and the preallocation to itself.
 func (s *Store) commitBatch(batch []*commitReq) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, r := range batch {
-			r.err = r.fn(tx)
-			var a abortTx
-			if errors.As(r.err, &a) {
-				return a.err
-			}
-		}
-		return nil
-	})
+	err := s.failedErr()
+	if err == nil {
+		err = s.commitLogged(batch)
+	}
 	for _, r := range batch {
 		if err != nil {
 			r.err = fmt.Errorf("fs: index commit: %w", err)
@@ -112,4 +114,148 @@ func (s *Store) commitBatch(batch []*commitReq) {
 			close(r.done)
 		}
 	}
+}
+
+// commitLogged is commitBatch's work; an error fails the whole batch.
+func (s *Store) commitLogged(batch []*commitReq) error {
+	unpinned := s.nearMapEnd()
+	if unpinned {
+		// This batch may make bbolt remap the index, which waits for every
+		// read transaction: run it without the pin, right after a
+		// checkpoint of the current state (it can then only reuse pages that
+		// were already free at the checkpoint), and checkpoint again after.
+		if err := s.checkpoint(s.jr.seq, journalHeader); err != nil {
+			return s.fail(err)
+		}
+		s.unpin()
+	}
+	t := &itx{log: s.logBuf[:0]}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t.Tx = tx
+		for _, r := range batch {
+			r.err = r.fn(t)
+			var a abortTx
+			if errors.As(r.err, &a) {
+				return a.err
+			}
+		}
+		return nil
+	})
+	if err == nil && len(t.log) > 0 {
+		if jerr := s.jr.append(t.log); jerr != nil {
+			err = s.fail(jerr)
+		}
+	}
+	if cap(t.log) <= 1<<20 {
+		s.logBuf = t.log[:0]
+	}
+	if err != nil {
+		return err
+	}
+	if unpinned || s.jr.off >= journalCheckpointBytes {
+		if cerr := s.checkpoint(s.jr.seq, journalHeader); cerr != nil {
+			return s.fail(cerr)
+		}
+	}
+	if hwm, ok := s.highWater(); ok && s.pre != nil {
+		// Still the leader, so no write transaction runs meanwhile.
+		_ = s.pre.extend(hwm)
+	}
+	return nil
+}
+
+// nearMapEnd reports whether one batch could grow the index past the
+// mapping reserved at Open (see journal.go on the pin and remaps).
+func (s *Store) nearMapEnd() bool {
+	hwm, ok := s.highWater()
+	return !ok || hwm+maxBatchGrowth > s.mapReserve
+}
+
+// maxBatchGrowth bounds how much one batch can grow the index: at most
+// maxCommitBatch changes of at most an inline object and its record each,
+// with generous room for bbolt's branch pages.
+const maxBatchGrowth = 4 * maxCommitBatch * (InlineMaxSize + 8<<10)
+
+// checkpoint makes the index durable as it is now and records that state in
+// the journal as the base that records from (nextSeq, start) continue; the
+// pin moves to it. Only the leader, Open or Close calls it.
+func (s *Store) checkpoint(nextSeq uint64, start int64) error {
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("fs: syncing index: %w", err)
+	}
+	pin, err := s.db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("fs: pinning index: %w", err)
+	}
+	c := checkpoint{
+		gen:      s.jr.ck.gen + 1,
+		nextSeq:  nextSeq,
+		start:    start,
+		txid:     uint64(pin.ID()),
+		pageSize: uint32(s.db.Info().PageSize),
+		meta:     make([]byte, metaSaved),
+	}
+	if _, err := s.pre.f.ReadAt(c.meta, int64(c.txid%2)*int64(c.pageSize)); err != nil {
+		_ = pin.Rollback()
+		return fmt.Errorf("fs: reading index meta page: %w", err)
+	}
+	if got := binary.NativeEndian.Uint64(c.meta[metaTxidOff:]); got != c.txid {
+		_ = pin.Rollback()
+		return fmt.Errorf("fs: index meta page holds transaction %d, expected %d: unsupported index format", got, c.txid)
+	}
+	root := make([]byte, c.pageSize)
+	if _, err := s.pre.f.ReadAt(root, int64(c.rootPage())*int64(c.pageSize)); err != nil {
+		_ = pin.Rollback()
+		return fmt.Errorf("fs: reading index root page: %w", err)
+	}
+	c.rootCRC = crc32.Checksum(root, castagnoli)
+	if err := s.jr.writeCheckpoint(c); err != nil {
+		_ = pin.Rollback()
+		return err
+	}
+	s.unpin()
+	s.pin = pin
+	if start == journalHeader {
+		s.jr.off = journalHeader
+	}
+	return nil
+}
+
+// unpin releases the read transaction that protects the last checkpoint.
+func (s *Store) unpin() {
+	if s.pin != nil {
+		_ = s.pin.Rollback()
+		s.pin = nil
+	}
+}
+
+// fail stops all further writes: the index may now hold a change that is
+// not durable (or the disk is failing), so carrying on could acknowledge
+// writes that a restart would lose. Reads keep working; reopening the
+// store recovers the durable state.
+func (s *Store) fail(err error) error {
+	err = fmt.Errorf("fs: store stopped accepting writes after a failed journal or index sync (reopen to recover): %w", err)
+	s.cmu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.cmu.Unlock()
+	return err
+}
+
+func (s *Store) failedErr() error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.failed
+}
+
+// highWater is the size of the index's used pages: bbolt never reads or
+// writes at or above it.
+func (s *Store) highWater() (int64, bool) {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return 0, false
+	}
+	defer func() { _ = tx.Rollback() }()
+	return tx.Size(), true
 }

@@ -94,16 +94,19 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, bucket, key string, o
 	}
 	now := time.Now().UTC()
 	rec := uploadRec{initiated: now.UnixNano(), contentType: opts.ContentType, ifNoneMatch: opts.IfNoneMatch, meta: copyMeta(opts.Metadata)}
-	err = s.update(func(tx *bolt.Tx) error {
-		ub, err := uploadsTable(tx, bucket)
+	err = s.update(func(tx *itx) error {
+		ub, err := uploadsTable(tx.Tx, bucket)
 		if err != nil {
 			return err
 		}
-		u, err := ub.CreateBucket(uploadKey(key, id))
-		if err != nil {
-			return must(err)
+		uk := uploadKey(key, id)
+		if ub.Bucket(uk) != nil { // upload IDs are random: never in practice
+			return fmt.Errorf("fs: upload ID %s collides", id)
 		}
-		return must(u.Put(metaKey, rec.encode()))
+		if err := tx.createTable(uploadBucket(bucket), uk); err != nil {
+			return err
+		}
+		return tx.put(uploadBucket(bucket), uk, metaKey, rec.encode())
 	})
 	if err != nil {
 		return storage.Upload{}, fmt.Errorf("create upload for %s/%s: %w", bucket, key, err)
@@ -144,9 +147,9 @@ func (s *Store) commitPart(bucket, key, uploadID string, part int, w written) (s
 	l.RLock()
 	defer l.RUnlock()
 	var old string
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *itx) error {
 		old = ""
-		_, u, err := uploadTable(tx, bucket, key, uploadID)
+		_, u, err := uploadTable(tx.Tx, bucket, key, uploadID)
 		if err != nil {
 			return err
 		}
@@ -155,7 +158,7 @@ func (s *Store) commitPart(bucket, key, uploadID string, part int, w written) (s
 				old = p.file
 			}
 		}
-		return must(u.Put(partKey(part), rec.encode()))
+		return tx.put(uploadBucket(bucket), uploadKey(key, uploadID), partKey(part), rec.encode())
 	})
 	if err != nil {
 		s.removeData(w.file)
@@ -305,15 +308,15 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	}
 	v := rec.encode()
 	var old string
-	err = s.update(func(tx *bolt.Tx) error {
-		ub, _, err := uploadTable(tx, bucket, key, uploadID)
-		if err != nil {
+	err = s.update(func(tx *itx) error {
+		if _, _, err := uploadTable(tx.Tx, bucket, key, uploadID); err != nil {
 			return err
 		}
+		var err error
 		if old, err = putObjectTx(tx, bucket, key, v, false, nil, up.ifNoneMatch); err != nil {
 			return err
 		}
-		return must(ub.DeleteBucket(uploadKey(key, uploadID)))
+		return tx.deleteTable(uploadBucket(bucket), uploadKey(key, uploadID))
 	})
 	if err != nil {
 		s.removeData(w.file)
@@ -398,13 +401,13 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID 
 	l.Lock()
 	defer l.Unlock()
 	var files []string
-	err := s.update(func(tx *bolt.Tx) error {
-		ub, u, err := uploadTable(tx, bucket, key, uploadID)
+	err := s.update(func(tx *itx) error {
+		_, u, err := uploadTable(tx.Tx, bucket, key, uploadID)
 		if err != nil {
 			return err
 		}
 		files = partFiles(u)
-		return must(ub.DeleteBucket(uploadKey(key, uploadID)))
+		return tx.deleteTable(uploadBucket(bucket), uploadKey(key, uploadID))
 	})
 	if err != nil {
 		return fmt.Errorf("abort %s/%s: %w", bucket, key, err)

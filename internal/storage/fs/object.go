@@ -60,7 +60,7 @@ func (s *Store) checkTarget(bucket, key string) error {
 func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, ifNoneMatch bool) (storage.ObjectInfo, error) {
 	v := rec.encode()
 	var old string
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *itx) error {
 		var err error
 		old, err = putObjectTx(tx, bucket, key, v, rec.file == "", inline, ifNoneMatch)
 		return err
@@ -79,8 +79,8 @@ func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, i
 // stale inline bytes) inside tx and returns the content file the key
 // pointed at before, which the caller unlinks after the commit. All checks
 // come before the first write (see update).
-func putObjectTx(tx *bolt.Tx, bucket, key string, rec []byte, isInline bool, inline []byte, ifNoneMatch bool) (old string, err error) {
-	ob, err := objectsTable(tx, bucket)
+func putObjectTx(tx *itx, bucket, key string, rec []byte, isInline bool, inline []byte, ifNoneMatch bool) (old string, err error) {
+	ob, err := objectsTable(tx.Tx, bucket)
 	if err != nil {
 		return "", err
 	}
@@ -92,14 +92,16 @@ func putObjectTx(tx *bolt.Tx, bucket, key string, rec []byte, isInline bool, inl
 			old = p.file
 		}
 	}
-	if err := must(ob.Put([]byte(key), rec)); err != nil {
+	if err := tx.put(objBucket(bucket), nil, []byte(key), rec); err != nil {
 		return "", err
 	}
-	db := tx.Bucket(inlineBucket(bucket))
 	if isInline {
-		return old, must(db.Put([]byte(key), inline))
+		return old, tx.put(inlineBucket(bucket), nil, []byte(key), inline)
 	}
-	return old, must(db.Delete([]byte(key)))
+	if tx.Bucket(inlineBucket(bucket)).Get([]byte(key)) == nil {
+		return old, nil // nothing stale to remove (and nothing to log)
+	}
+	return old, tx.del(inlineBucket(bucket), nil, []byte(key))
 }
 
 // unlinkReplaced removes the content file of a replaced or deleted version
@@ -303,9 +305,9 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	var old string
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *itx) error {
 		old = ""
-		ob, err := objectsTable(tx, bucket)
+		ob, err := objectsTable(tx.Tx, bucket)
 		if err != nil {
 			return err
 		}
@@ -313,13 +315,17 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 		if prev == nil {
 			return nil
 		}
-		if p, err := decodeObject(prev); err == nil {
+		p, err := decodeObject(prev)
+		if err == nil {
 			old = p.file
 		}
-		if err := must(ob.Delete([]byte(key))); err != nil {
+		if err := tx.del(objBucket(bucket), nil, []byte(key)); err != nil {
 			return err
 		}
-		return must(tx.Bucket(inlineBucket(bucket)).Delete([]byte(key)))
+		if err == nil && p.file != "" {
+			return nil // no inline bytes to remove
+		}
+		return tx.del(inlineBucket(bucket), nil, []byte(key))
 	})
 	if err != nil {
 		return fmt.Errorf("delete %s/%s: %w", bucket, key, err)
@@ -350,9 +356,9 @@ func (s *Store) DeleteObjects(ctx context.Context, bucket string, keys []string)
 	}
 	type gone struct{ key, file string }
 	var removed []gone
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *itx) error {
 		removed = removed[:0]
-		ob, err := objectsTable(tx, bucket)
+		ob, err := objectsTable(tx.Tx, bucket)
 		if err != nil {
 			return err
 		}
@@ -368,11 +374,13 @@ func (s *Store) DeleteObjects(ctx context.Context, bucket string, keys []string)
 			if p, err := decodeObject(prev); err == nil && p.file != "" {
 				removed = append(removed, gone{k, p.file})
 			}
-			if err := must(ob.Delete([]byte(k))); err != nil {
+			if err := tx.del(objBucket(bucket), nil, []byte(k)); err != nil {
 				return err
 			}
-			if err := must(db.Delete([]byte(k))); err != nil {
-				return err
+			if db.Get([]byte(k)) != nil {
+				if err := tx.del(inlineBucket(bucket), nil, []byte(k)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -167,6 +167,21 @@ type Store struct {
 	closed  bool
 	idle    *sync.Cond
 
+	// pre keeps a written margin beyond the index's high-water mark (see
+	// prealloc.go); its file handle also reads meta pages for checkpoints.
+	// jr is the journal, pin the read transaction on the last checkpoint,
+	// mapReserve the index mapping size asked of bbolt, logBuf the reused
+	// change log (journal.go). Only the commit leader, Open and Close touch
+	// them.
+	pre        *prewriter
+	jr         *journal
+	pin        *bolt.Tx
+	mapReserve int64
+	logBuf     []byte
+
+	// failed, once set (under cmu), refuses every further write (see fail).
+	failed error
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -222,38 +237,11 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("fs: creating %s: %w", d, err)
 		}
 	}
-	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{
-		// A second process on the same directory fails instead of waiting
-		// forever (and instead of garbage-collecting our files).
-		Timeout:        lockTimeout,
-		NoFreelistSync: true, // rebuilt at open; saves a write per commit
-		FreelistType:   bolt.FreelistMapType,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fs: opening index %s: %w", filepath.Join(dir, "index.db"), err)
-	}
-	s.db = db
-	// The directories and the index file's entry must survive a crash
-	// before anything in them is acknowledged. (The parent of dir is synced
-	// best-effort: it may not be ours to open.)
-	for _, d := range []string{s.dataDir, s.tmpDir, dir} {
-		if err := syncDir(d); err != nil {
-			_ = db.Close()
-			return nil, err
-		}
-	}
-	_ = syncDir(filepath.Dir(dir))
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bktBuckets)
-		return err
-	}); err != nil {
-		_ = db.Close()
-		s.closeDirs()
-		return nil, fmt.Errorf("fs: initialising index: %w", err)
+	if err := s.openIndex(); err != nil {
+		return nil, err
 	}
 	if err := s.collectGarbage(); err != nil {
-		_ = db.Close()
-		s.closeDirs()
+		s.closeIndex()
 		return nil, err
 	}
 	return s, nil
@@ -268,11 +256,17 @@ func (s *Store) Close() error {
 		for s.leading {
 			s.idle.Wait()
 		}
+		failed := s.failed
 		s.cmu.Unlock()
-		if err := s.db.Close(); err != nil {
-			s.closeErr = fmt.Errorf("fs: closing index: %w", err)
+		if failed == nil {
+			// A clean stop leaves nothing to replay.
+			if err := s.checkpoint(s.jr.seq, journalHeader); err != nil {
+				s.closeErr = err
+			}
 		}
-		s.closeDirs()
+		if err := s.closeIndex(); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
 	})
 	return s.closeErr
 }

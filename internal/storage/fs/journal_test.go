@@ -1,0 +1,372 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/s3fed/s3fed/internal/storage"
+)
+
+// copyDir copies a store directory as it is on disk now (the page cache's
+// view: what a process crash, as opposed to a power loss, leaves).
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// model is what a store must hold: key → body, for one bucket.
+type model map[string]string
+
+// mutate makes n random changes to bucket "bkt" of s (puts of inline and
+// file-sized bodies, overwrites, deletes, a completed multipart upload) and
+// records each acknowledged one in m.
+func mutate(t *testing.T, s *Store, m model, rng *rand.Rand, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("k%03d", rng.IntN(60))
+		switch r := rng.IntN(10); {
+		case r < 6:
+			size := 1 + rng.IntN(300)
+			if rng.IntN(8) == 0 {
+				size = InlineMaxSize + 1 + rng.IntN(1000) // a content file
+			}
+			body := strings.Repeat(string(rune('a'+rng.IntN(26))), size) + fmt.Sprint(i)
+			putString(t, s, "bkt", key, body)
+			m[key] = body
+		case r < 9:
+			if err := s.DeleteObject(ctx, "bkt", key); err != nil {
+				t.Fatal(err)
+			}
+			delete(m, key)
+		default:
+			up, err := s.CreateMultipartUpload(ctx, "bkt", key, storage.PutOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p1, p2 := "first-part-"+fmt.Sprint(i), "second"
+			e1, err := s.UploadPart(ctx, "bkt", key, up.UploadID, 1, strings.NewReader(p1), int64(len(p1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e2, err := s.UploadPart(ctx, "bkt", key, up.UploadID, 2, strings.NewReader(p2), int64(len(p2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CompleteMultipartUpload(ctx, "bkt", key, up.UploadID, []storage.CompletePart{{PartNumber: 1, ETag: e1.ETag}, {PartNumber: 2, ETag: e2.ETag}}); err != nil {
+				t.Fatal(err)
+			}
+			m[key] = p1 + p2
+		}
+	}
+}
+
+// checkModel asserts that bucket "bkt" of s holds exactly m.
+func checkModel(t *testing.T, s *Store, m model) {
+	t.Helper()
+	res, err := s.ListObjects(context.Background(), "bkt", storage.ListOptions{MaxKeys: 1000})
+	if err != nil {
+		t.Fatalf("listing: %v", err)
+	}
+	if len(res.Objects) != len(m) {
+		t.Fatalf("listing has %d objects, want %d", len(res.Objects), len(m))
+	}
+	for _, o := range res.Objects {
+		want, ok := m[o.Key]
+		if !ok {
+			t.Fatalf("unexpected object %q", o.Key)
+		}
+		if _, body := getString(t, s, "bkt", o.Key, nil); body != want {
+			t.Fatalf("%s: got %d bytes, want %d", o.Key, len(body), len(want))
+		}
+	}
+}
+
+func withCheckpointBytes(t *testing.T, n int64) {
+	old := journalCheckpointBytes
+	journalCheckpointBytes = n
+	t.Cleanup(func() { journalCheckpointBytes = old })
+}
+
+// TestJournalRecoversAfterProcessCrash: a store copied while open (nothing
+// closed, nothing checkpointed since Open) reopens with every acknowledged
+// change, through replay, with and without checkpoints in between.
+func TestJournalRecoversAfterProcessCrash(t *testing.T) {
+	for _, ckpt := range []int64{16 << 20, 4 << 10} {
+		t.Run(fmt.Sprintf("checkpoint-every-%d", ckpt), func(t *testing.T) {
+			withCheckpointBytes(t, ckpt)
+			s := newStore(t)
+			mkBucket(t, s, "bkt")
+			m := model{}
+			rng := rand.New(rand.NewPCG(1, uint64(ckpt)))
+			mutate(t, s, m, rng, 300)
+			crash := t.TempDir()
+			copyDir(t, s.dir, crash)
+			r := openStore(t, crash, Options{MinPartSize: 5})
+			checkModel(t, r, m)
+			// And it goes on working: more changes, a clean reopen.
+			mutate(t, r, m, rng, 50)
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkModel(t, openStore(t, crash, Options{MinPartSize: 5}), m)
+		})
+	}
+}
+
+// TestJournalRecoversFromPowerLossImages models a power loss: every index
+// page written since the last checkpoint may or may not have reached the
+// disk (meta pages included), while the journal holds exactly what was
+// acknowledged. The index file is rebuilt as random mixes of its image at
+// the checkpoint and its image at the "power loss", page by page; recovery
+// must find exactly the acknowledged state in every mix.
+func TestJournalRecoversFromPowerLossImages(t *testing.T) {
+	withCheckpointBytes(t, 1<<40) // no checkpoint but Open's
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{MinPartSize: 5})
+	mkBucket(t, s, "bkt")
+	m := model{}
+	rng := rand.New(rand.NewPCG(7, 7))
+	mutate(t, s, m, rng, 200)
+	if err := s.Close(); err != nil { // Close checkpoints: the base image
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, Options{MinPartSize: 5})
+	base, err := os.ReadFile(filepath.Join(dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate(t, s, m, rng, 400)
+	pageSize := s.db.Info().PageSize
+	final := t.TempDir()
+	copyDir(t, dir, final)
+	after, err := os.ReadFile(filepath.Join(final, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(base, after[:min(len(after), len(base))]) {
+		t.Fatal("the index did not change after the checkpoint: the test would prove nothing")
+	}
+
+	pick := map[string]func(page int) bool{ // true: the page from after
+		"all-after":           func(int) bool { return true },
+		"none-after":          func(int) bool { return false },
+		"metas-only":          func(p int) bool { return p < 2 },
+		"all-but-metas":       func(p int) bool { return p >= 2 },
+		"even-pages":          func(p int) bool { return p%2 == 0 },
+		"odd-pages-and-metas": func(p int) bool { return p%2 == 1 || p < 2 },
+	}
+	for i := 0; i < 6; i++ {
+		r := rand.New(rand.NewPCG(uint64(i), 99))
+		pick[fmt.Sprintf("random-%d", i)] = func(int) bool { return r.IntN(2) == 0 }
+	}
+	for name, fromAfter := range pick {
+		t.Run(name, func(t *testing.T) {
+			d := t.TempDir()
+			copyDir(t, final, d)
+			mixed := make([]byte, len(after))
+			for off := 0; off < len(after); off += pageSize {
+				end := min(off+pageSize, len(after))
+				switch {
+				case fromAfter(off / pageSize):
+					copy(mixed[off:end], after[off:end])
+				case off < len(base):
+					copy(mixed[off:end], base[off:min(end, len(base))])
+				}
+			}
+			if err := os.WriteFile(filepath.Join(d, "index.db"), mixed, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			checkModel(t, openStore(t, d, Options{MinPartSize: 5}), m)
+		})
+	}
+}
+
+// TestJournalIgnoresTornTail: a record cut short or damaged at the end of
+// the journal (a write that was never acknowledged) is not replayed, and
+// everything before it is.
+func TestJournalIgnoresTornTail(t *testing.T) {
+	withCheckpointBytes(t, 1<<40)
+	s := newStore(t)
+	mkBucket(t, s, "bkt")
+	putString(t, s, "bkt", "acked", "acknowledged bytes")
+	off := s.jr.off
+	putString(t, s, "bkt", "torn", "never acknowledged")
+	for name, damage := range map[string]func(wal []byte) []byte{
+		"cut":         func(w []byte) []byte { return w[:off+recordHeader+3] },
+		"flipped":     func(w []byte) []byte { w[off+recordHeader+1] ^= 0xff; return w },
+		"header-only": func(w []byte) []byte { return w[:off+recordHeader] },
+		"wrong-seq":   func(w []byte) []byte { w[off+8]++; return w },
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := t.TempDir()
+			copyDir(t, s.dir, d)
+			p := filepath.Join(d, journalFile)
+			w, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, damage(w), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := openStore(t, d, Options{MinPartSize: 5})
+			if _, body := getString(t, r, "bkt", "acked", nil); body != "acknowledged bytes" {
+				t.Fatalf("acked: %q", body)
+			}
+			if _, err := r.HeadObject(context.Background(), "bkt", "torn"); !errors.Is(err, storage.ErrObjectNotFound) {
+				t.Fatalf("torn record replayed: %v", err)
+			}
+		})
+	}
+}
+
+// TestJournalUnpinnedBatches runs with no reserved mapping (as when the
+// address space is limited), so every batch and every replayed record runs
+// unpinned between two checkpoints; crash recovery must be as exact.
+func TestJournalUnpinnedBatches(t *testing.T) {
+	old := mmapReserve
+	mmapReserve = 0
+	t.Cleanup(func() { mmapReserve = old })
+	s := newStore(t)
+	if s.mapReserve != 0 || !s.nearMapEnd() {
+		t.Fatal("the store did not take the unpinned path")
+	}
+	mkBucket(t, s, "bkt")
+	m := model{}
+	mutate(t, s, m, rand.New(rand.NewPCG(3, 3)), 150)
+	crash := t.TempDir()
+	copyDir(t, s.dir, crash)
+	checkModel(t, openStore(t, crash, Options{MinPartSize: 5}), m)
+}
+
+// TestJournalWriteFailureStopsWrites: when a journal write fails, the
+// change is not acknowledged, every later write is refused (the index may
+// hold a change that is not durable), reads go on, and reopening recovers
+// the acknowledged state.
+func TestJournalWriteFailureStopsWrites(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{MinPartSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkBucket(t, s, "bkt")
+	putString(t, s, "bkt", "before", "durable")
+	_ = s.jr.f.Close() // every journal write now fails
+	ctx := context.Background()
+	if _, err := s.PutObject(ctx, "bkt", "lost", strings.NewReader("x"), storage.PutOptions{Size: 1}); err == nil {
+		t.Fatal("PUT acknowledged without a journal")
+	}
+	if err := s.DeleteObject(ctx, "bkt", "before"); err == nil || !strings.Contains(err.Error(), "stopped accepting writes") {
+		t.Fatalf("write after the failure: %v", err)
+	}
+	if _, body := getString(t, s, "bkt", "before", nil); body != "durable" {
+		t.Fatalf("read after the failure: %q", body)
+	}
+	_ = s.Close()
+	r := openStore(t, dir, Options{MinPartSize: 5})
+	if _, body := getString(t, r, "bkt", "before", nil); body != "durable" {
+		t.Fatalf("after reopen: %q", body)
+	}
+	if _, err := r.HeadObject(ctx, "bkt", "lost"); !errors.Is(err, storage.ErrObjectNotFound) {
+		t.Fatalf("unacknowledged PUT visible after reopen: %v", err)
+	}
+}
+
+// TestJournalRefusesMismatchedIndex: a journal whose checkpoint does not
+// describe the index (an index restored from elsewhere) stops Open instead
+// of replaying changes onto the wrong tree.
+func TestJournalRefusesMismatchedIndex(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	sa := openStore(t, a, Options{})
+	mkBucket(t, sa, "bkt")
+	sb := openStore(t, b, Options{})
+	for i := 0; i < 5; i++ {
+		mkBucket(t, sb, fmt.Sprintf("bkt%d", i))
+	}
+	_ = sa.Close()
+	_ = sb.Close()
+	w, err := os.ReadFile(filepath.Join(b, journalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a, journalFile), w, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(a, Options{}); !errors.Is(err, errJournal) {
+		t.Fatalf("Open with another store's journal: %v", err)
+	}
+}
+
+func TestCheckpointEncoding(t *testing.T) {
+	c := checkpoint{gen: 5, nextSeq: 42, start: journalHeader + 100, txid: 9, pageSize: 4096, meta: bytes.Repeat([]byte{7}, metaSaved), rootCRC: 0xdeadbeef}
+	good := c.encode()
+	if got, ok := decodeCheckpoint(good); !ok || got.gen != 5 || got.nextSeq != 42 || got.start != c.start || got.txid != 9 || got.pageSize != 4096 || !bytes.Equal(got.meta, c.meta) || got.rootCRC != c.rootCRC {
+		t.Fatalf("round trip: %+v %v", got, ok)
+	}
+	for name, damage := range map[string]func(b []byte){
+		"magic":      func(b []byte) { b[0] = 'x' },
+		"crc":        func(b []byte) { b[8] ^= 1 },
+		"body":       func(b []byte) { b[20] ^= 1 },
+		"length":     func(b []byte) { b[12] = 0xff; b[13] = 0xff },
+		"zeros":      func(b []byte) { clear(b) },
+		"short-meta": func(b []byte) { b[16+40] = 1; b[16+41] = 0 },
+	} {
+		b := append([]byte(nil), good...)
+		damage(b)
+		if _, ok := decodeCheckpoint(b); ok {
+			t.Errorf("%s: damaged checkpoint accepted", name)
+		}
+	}
+}
+
+// TestReplayOpsRefusesMalformed: a record that decodes badly or names a
+// missing table fails replay with errBadOp (Open then fails), never
+// panics.
+func TestReplayOpsRefusesMalformed(t *testing.T) {
+	s := newStore(t)
+	valid := (&itx{}).log
+	valid = append(valid, opPut)
+	valid = appendBytes(valid, []byte("nope"))
+	valid = append(valid, 0)
+	valid = appendBytes(valid, []byte("k"))
+	valid = appendBytes(valid, []byte("v"))
+	for name, rec := range map[string][]byte{
+		"missing-table": valid,
+		"truncated":     valid[:len(valid)-1],
+		"bad-sub-flag":  {opPut, 1, 'x', 2},
+		"unknown-kind":  {99, 1, 'x', 0},
+		"huge-length":   {opDelete, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"empty-top":     {opCreateBucket, 0, 0},
+	} {
+		err := s.db.Update(func(tx *bolt.Tx) error { return replayOps(tx, rec) })
+		if err == nil {
+			t.Errorf("%s: replayed", name)
+		}
+	}
+}
