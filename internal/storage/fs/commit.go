@@ -152,14 +152,11 @@ func (s *Store) commitLogged(batch []*commitReq) error {
 	if err != nil {
 		return err
 	}
-	if unpinned || s.jr.off >= journalCheckpointBytes {
+	s.sinceCk++
+	if unpinned || s.jr.off >= journalCheckpointBytes || s.sinceCk >= journalCheckpointBatches {
 		if cerr := s.checkpoint(s.jr.seq, journalHeader); cerr != nil {
 			return s.fail(cerr)
 		}
-	}
-	if hwm, ok := s.highWater(); ok && s.pre != nil {
-		// Still the leader, so no write transaction runs meanwhile.
-		_ = s.pre.extend(hwm)
 	}
 	return nil
 }
@@ -215,6 +212,7 @@ func (s *Store) checkpoint(nextSeq uint64, start int64) error {
 	}
 	s.unpin()
 	s.pin = pin
+	s.sinceCk = 0
 	if start == journalHeader {
 		s.jr.off = journalHeader
 	}

@@ -7,6 +7,7 @@
 //
 //	DIR/index.db        bbolt index: buckets, objects (and the bytes of small ones),
 //	                    multipart uploads and parts
+//	DIR/index.wal       the index's journal: what makes a commit durable (journal.go)
 //	DIR/tmp/            files being written; everything here is garbage after a crash
 //	DIR/data/XX/NAME    content files; NAME is 32 random hex digits, XX its first
 //	                    two (the 256 XX directories are created on first use)
@@ -22,35 +23,37 @@
 // whose cursor Seek does exactly that in O(log n), with no SQL layer, no
 // statement cache and no string-to-row conversions on the hot path. Its
 // single-writer transactions give a total commit order, so "last commit wins"
-// and If-None-Match are decided atomically with the commit for free, and a
-// committed transaction is fsynced before Update returns. SQLite would work
-// too, but every GET would pay for query planning and row decoding, and the
-// database-level lock would be the same single writer anyway. The price:
-// a bbolt commit costs two fdatasyncs (pages, then the meta page) where
-// SQLite's WAL mode costs one; group commit (below) spreads them over
-// concurrent writers.
+// and If-None-Match are decided atomically with the commit for free. SQLite
+// would work too, but every GET would pay for query planning and row
+// decoding, and the database-level lock would be the same single writer
+// anyway. The price: a bbolt commit costs two fdatasyncs of scattered pages
+// (the copied-on-write tree, then the meta page). The store therefore runs
+// bbolt without fsyncs and makes each commit durable with one fdatasync of
+// a sequential journal instead, checkpointing the index now and then; see
+// journal.go for why a crash or power loss can never open a torn tree.
 //
 // # Write protocol (crash ordering)
 //
 //  1. stream the body into DIR/tmp/…, computing MD5 and counting bytes;
 //  2. fsync the file, rename it to DIR/data/XX/NAME, fsync DIR/data/XX;
-//  3. commit the index transaction that points the key at NAME (bbolt
-//     fsyncs before the commit returns) — this is the acknowledgement point;
+//  3. commit the index transaction that points the key at NAME and append
+//     its changes to the journal, fdatasynced before the commit returns —
+//     this is the acknowledgement point;
 //  4. remove the content file the key pointed at before, if any.
 //
 // A crash before 3 leaves a file nobody references; a crash after 3 but
 // before 4 leaves the old file unreferenced. Open removes everything in
 // DIR/tmp and every file under DIR/data that the index does not reference,
 // so no crash state leaks space and no reader ever sees a partial object.
-// Concurrent index commits are grouped into one bbolt transaction (group
-// commit), so concurrent PUTs share the index fsyncs.
+// Concurrent index commits are grouped into one bbolt transaction and one
+// journal record (group commit), so concurrent PUTs share one fdatasync.
 //
 // # Small objects live in the index
 //
 // An object of at most InlineMaxSize bytes is not given a content file: its
 // bytes go into the index ("d/BUCKET" table) in the same transaction as its
-// record. The commit is then the only durability step (bbolt's two
-// fdatasyncs, instead of a file creation, a file fsync, a rename, a
+// record. The commit is then the only durability step (one journal
+// fdatasync, instead of a file creation, a file fsync, a rename, a
 // directory fsync and the commit), which makes small PUTs several times
 // faster, and a GET reads them from the index's page cache without opening
 // a file. Crash safety is the commit's own: the bytes and the record appear
@@ -72,7 +75,10 @@
 //
 // Open's garbage collection reads the whole index and lists DIR/data: time
 // and memory are proportional to the number of stored objects and parts
-// (about a hundred bytes each), once per start. ListMultipartUploads
+// (about a hundred bytes each), once per start. Open also replays the
+// journal since the last checkpoint (at most about 4 MiB of records). The
+// index is mapped with 64 GiB of address space (journal.go explains why);
+// past that, commits pay for two extra checkpoints each. ListMultipartUploads
 // returns every matching upload of a bucket (the interface has no paging).
 package fs
 
@@ -178,6 +184,7 @@ type Store struct {
 	pin        *bolt.Tx
 	mapReserve int64
 	logBuf     []byte
+	sinceCk    int // batches committed since the last checkpoint
 
 	// failed, once set (under cmu), refuses every further write (see fail).
 	failed error
