@@ -163,43 +163,89 @@ func (b bucketRecords) DeletePolicy(ctx context.Context, name string) error {
 // auditWriter batches S3 access events into the store off the request path.
 // A full buffer applies back-pressure rather than dropping events: an audit
 // log with silent gaps would be worse than a slower request.
+//
+// Requests append to a slice under a mutex; the writer goroutine is woken
+// once per batch (by the first event after a flush), not once per event:
+// at concurrency 1 a wakeup per request cost a goroutine switch and often a
+// thread wakeup on every S3 request.
 type auditWriter struct {
 	st  store.Store
 	log *slog.Logger
-	ch  chan auditItem
-	wg  sync.WaitGroup
+
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when a flush completes
+	pending []store.Event
+	queued  uint64 // events ever queued
+	written uint64 // events ever flushed (written or logged as failed)
+	urgent  bool   // a Sync is waiting: flush without lingering
+	closed  bool
+
+	kick chan struct{} // buffered 1: wakes the writer
+	wg   sync.WaitGroup
 }
 
-// auditItem is an event to write, or (done != nil) a request to write
-// everything queued before it and then close done.
-type auditItem struct {
-	ev   store.Event
-	done chan struct{}
-}
+// auditBatch is the batch size that ends the linger early; auditMaxPending
+// is how many events may wait before LogAccess blocks.
+const (
+	auditBatch      = 512
+	auditMaxPending = 8192
+)
 
 func newAuditWriter(st store.Store, log *slog.Logger) *auditWriter {
-	w := &auditWriter{st: st, log: log, ch: make(chan auditItem, 8192)}
+	w := &auditWriter{st: st, log: log, kick: make(chan struct{}, 1), pending: make([]store.Event, 0, auditBatch)}
+	w.cond = sync.NewCond(&w.mu)
 	w.wg.Add(1)
 	go w.run()
 	return w
 }
 
 func (w *auditWriter) LogAccess(ctx context.Context, ev s3.AccessEvent) {
-	w.ch <- auditItem{ev: store.Event{Time: ev.Time, OrgID: ev.OrgID, Kind: "s3", Action: ev.Action, Target: ev.Resource, Outcome: ev.Decision,
+	e := store.Event{Time: ev.Time, OrgID: ev.OrgID, Kind: "s3", Action: ev.Action, Target: ev.Resource, Outcome: ev.Decision,
 		Code: ev.ErrorCode, RequestID: ev.RequestID, ClientIP: ev.SourceIP, PrincipalName: ev.PrincipalName, Role: ev.Role,
 		AccessKeyID: ev.AccessKeyID, Details: map[string]any{"statement": ev.Statement, "status": ev.Status, "bytesIn": ev.BytesIn, "bytesOut": ev.BytesOut,
-			"operation": ev.Operation, "durationMs": float64(ev.Duration.Microseconds()) / 1000}}}
+			"operation": ev.Operation, "durationMs": float64(ev.Duration.Microseconds()) / 1000}}
+	w.mu.Lock()
+	for len(w.pending) >= auditMaxPending && !w.closed {
+		w.cond.Wait() // back-pressure: the writer is behind
+	}
+	first := len(w.pending) == 0
+	w.pending = append(w.pending, e)
+	w.queued++
+	full := len(w.pending) == auditBatch
+	w.mu.Unlock()
+	if first || full {
+		w.wake() // start lingering, or end it: a batch is worth writing
+	}
+}
+
+func (w *auditWriter) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default: // already woken
+	}
 }
 
 // Sync returns once every event queued before the call is written, so that
 // an audit read sees the requests that were answered before it.
 func (w *auditWriter) Sync(ctx context.Context) {
-	done := make(chan struct{})
-	select {
-	case w.ch <- auditItem{done: done}:
-	case <-ctx.Done():
+	w.mu.Lock()
+	target := w.queued
+	if w.written >= target {
+		w.mu.Unlock()
 		return
 	}
+	w.urgent = true
+	w.mu.Unlock()
+	w.wake()
+	done := make(chan struct{})
+	go func() {
+		w.mu.Lock()
+		for w.written < target && !w.closed {
+			w.cond.Wait()
+		}
+		w.mu.Unlock()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -215,60 +261,58 @@ const auditLinger = 20 * time.Millisecond
 
 func (w *auditWriter) run() {
 	defer w.wg.Done()
-	batch := make([]store.Event, 0, 512)
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := w.st.AppendEvents(ctx, batch); err != nil {
-			w.log.Error("audit: write S3 access events", "events", len(batch), "err", err)
-		}
-		cancel()
-		batch = batch[:0]
-	}
-	var waiters []chan struct{}
-	add := func(it auditItem) {
-		if it.done != nil {
-			waiters = append(waiters, it.done)
-		} else {
-			batch = append(batch, it.ev)
-		}
-	}
+	var batch []store.Event
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		it, ok := <-w.ch
-		if !ok {
-			flush()
-			return
-		}
-		add(it)
-		timer.Reset(auditLinger)
-	gather:
-		for len(batch) < cap(batch) && len(waiters) == 0 {
+		<-w.kick
+		w.mu.Lock()
+		urgent, closed := w.urgent, w.closed
+		w.mu.Unlock()
+		if !urgent && !closed {
+			// Linger for more events, unless a Sync or Close arrives.
+			timer.Reset(auditLinger)
 			select {
-			case it, ok := <-w.ch:
-				if !ok {
-					break gather
-				}
-				add(it)
 			case <-timer.C:
-				break gather
+			case <-w.kick:
+				timer.Stop()
 			}
 		}
-		timer.Stop()
-		flush()
-		for _, d := range waiters {
-			close(d)
+		w.mu.Lock()
+		batch, w.pending = w.pending, batch[:0]
+		w.urgent = false
+		closed = w.closed
+		w.mu.Unlock()
+		if len(batch) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := w.st.AppendEvents(ctx, batch); err != nil {
+				w.log.Error("audit: write S3 access events", "events", len(batch), "err", err)
+			}
+			cancel()
 		}
-		waiters = waiters[:0]
+		w.mu.Lock()
+		w.written += uint64(len(batch))
+		more := len(w.pending) > 0
+		w.cond.Broadcast()
+		w.mu.Unlock()
+		clear(batch) // drop references to the written events
+		if closed && !more {
+			return
+		}
+		if more {
+			w.wake() // events arrived during the write: next batch
+		}
 	}
 }
 
-// Close writes what is queued and stops.
+// Close writes what is queued and stops. Events logged after Close are
+// dropped (the listener is shut down first, so there are none).
 func (w *auditWriter) Close() error {
-	close(w.ch)
+	w.mu.Lock()
+	w.closed = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	w.wake()
 	w.wg.Wait()
 	return nil
 }
