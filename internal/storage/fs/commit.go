@@ -192,7 +192,7 @@ func (s *Store) checkpoint(nextSeq uint64, start int64) error {
 		pageSize: uint32(s.db.Info().PageSize),
 		meta:     make([]byte, metaSaved),
 	}
-	if _, err := s.pre.f.ReadAt(c.meta, int64(c.txid%2)*int64(c.pageSize)); err != nil {
+	if _, err := s.idx.ReadAt(c.meta, int64(c.txid%2)*int64(c.pageSize)); err != nil {
 		_ = pin.Rollback()
 		return fmt.Errorf("fs: reading index meta page: %w", err)
 	}
@@ -201,7 +201,7 @@ func (s *Store) checkpoint(nextSeq uint64, start int64) error {
 		return fmt.Errorf("fs: index meta page holds transaction %d, expected %d: unsupported index format", got, c.txid)
 	}
 	root := make([]byte, c.pageSize)
-	if _, err := s.pre.f.ReadAt(root, int64(c.rootPage())*int64(c.pageSize)); err != nil {
+	if _, err := s.idx.ReadAt(root, int64(c.rootPage())*int64(c.pageSize)); err != nil {
 		_ = pin.Rollback()
 		return fmt.Errorf("fs: reading index root page: %w", err)
 	}

@@ -72,13 +72,15 @@ func (s *Store) openIndex() error {
 		s.unpin()
 		_ = db.Close()
 		_ = jr.close()
-		if s.pre != nil {
-			_ = s.pre.close()
+		if s.idx != nil {
+			_ = s.idx.Close()
 		}
 		return err
 	}
-	if s.pre, err = openPrewriter(path, 0); err != nil {
-		return fail(err)
+	// A second handle on the index, for reading meta and root pages at
+	// checkpoints.
+	if s.idx, err = os.Open(path); err != nil {
+		return fail(fmt.Errorf("fs: opening index: %w", err))
 	}
 	// The directories and the index file's entry must survive a crash
 	// before anything in them is acknowledged. (The parent of dir is synced
@@ -113,10 +115,6 @@ func (s *Store) openIndex() error {
 		return fail(err)
 	}
 	db.NoSync = true // from here on, durability comes from the journal
-	if hwm, ok := s.highWater(); ok {
-		s.pre.to = hwm
-		_ = s.pre.extend(hwm)
-	}
 	return nil
 }
 
@@ -171,8 +169,8 @@ func (s *Store) closeIndex() error {
 	s.unpin()
 	err := s.db.Close()
 	_ = s.jr.close()
-	if s.pre != nil {
-		_ = s.pre.close()
+	if s.idx != nil {
+		_ = s.idx.Close()
 	}
 	s.closeDirs()
 	if err != nil {

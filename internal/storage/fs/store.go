@@ -173,13 +173,12 @@ type Store struct {
 	closed  bool
 	idle    *sync.Cond
 
-	// pre keeps a written margin beyond the index's high-water mark (see
-	// prealloc.go); its file handle also reads meta pages for checkpoints.
-	// jr is the journal, pin the read transaction on the last checkpoint,
-	// mapReserve the index mapping size asked of bbolt, logBuf the reused
-	// change log (journal.go). Only the commit leader, Open and Close touch
-	// them.
-	pre        *prewriter
+	// idx is a second handle on the index file, for reading meta and root
+	// pages at checkpoints; jr is the journal, pin the read transaction on
+	// the last checkpoint, mapReserve the index mapping size asked of bbolt,
+	// logBuf the reused change log (journal.go). Only the commit leader,
+	// Open and Close touch them.
+	idx        *os.File
 	jr         *journal
 	pin        *bolt.Tx
 	mapReserve int64
