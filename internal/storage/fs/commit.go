@@ -124,7 +124,7 @@ func (s *Store) commitLogged(batch []*commitReq) error {
 		// read transaction: run it without the pin, right after a
 		// checkpoint of the current state (it can then only reuse pages that
 		// were already free at the checkpoint), and checkpoint again after.
-		if err := s.checkpoint(s.jr.seq, journalHeader); err != nil {
+		if err := s.checkpoint(s.jr.seq, journalHeader, false); err != nil {
 			return s.fail(err)
 		}
 		s.unpin()
@@ -154,7 +154,7 @@ func (s *Store) commitLogged(batch []*commitReq) error {
 	}
 	s.sinceCk++
 	if unpinned || s.jr.off >= journalCheckpointBytes || s.sinceCk >= journalCheckpointBatches {
-		if cerr := s.checkpoint(s.jr.seq, journalHeader); cerr != nil {
+		if cerr := s.checkpoint(s.jr.seq, journalHeader, false); cerr != nil {
 			return s.fail(cerr)
 		}
 	}
@@ -175,8 +175,9 @@ const maxBatchGrowth = 4 * maxCommitBatch * (InlineMaxSize + 8<<10)
 
 // checkpoint makes the index durable as it is now and records that state in
 // the journal as the base that records from (nextSeq, start) continue; the
-// pin moves to it. Only the leader, Open or Close calls it.
-func (s *Store) checkpoint(nextSeq uint64, start int64) error {
+// pin moves to it. Only the leader, Open or Close calls it; clean is for
+// Close's last one.
+func (s *Store) checkpoint(nextSeq uint64, start int64, clean bool) error {
 	if err := s.db.Sync(); err != nil {
 		return fmt.Errorf("fs: syncing index: %w", err)
 	}
@@ -191,6 +192,7 @@ func (s *Store) checkpoint(nextSeq uint64, start int64) error {
 		txid:     uint64(pin.ID()),
 		pageSize: uint32(s.db.Info().PageSize),
 		meta:     make([]byte, metaSaved),
+		clean:    clean,
 	}
 	if _, err := s.idx.ReadAt(c.meta, int64(c.txid%2)*int64(c.pageSize)); err != nil {
 		_ = pin.Rollback()

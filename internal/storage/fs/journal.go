@@ -101,6 +101,9 @@ type checkpoint struct {
 	pageSize uint32
 	meta     []byte // the first metaSaved bytes of the meta page of txid
 	rootCRC  uint32 // CRC-32C of the tree's root page at txid
+	// clean marks the checkpoint Close takes: nothing ran after it, so no
+	// crash can have left orphaned files (Open skips its garbage scan).
+	clean bool
 }
 
 // Offsets in a bbolt meta page (file format 2): a 16-byte page header, then
@@ -139,6 +142,11 @@ func (c *checkpoint) encode() []byte {
 	p = binary.LittleEndian.AppendUint64(p, c.txid)
 	p = binary.LittleEndian.AppendUint32(p, c.pageSize)
 	p = binary.LittleEndian.AppendUint32(p, c.rootCRC)
+	var flags uint32
+	if c.clean {
+		flags |= 1
+	}
+	p = binary.LittleEndian.AppendUint32(p, flags)
 	p = binary.LittleEndian.AppendUint32(p, uint32(len(c.meta)))
 	p = append(p, c.meta...)
 	binary.LittleEndian.PutUint32(b[12:], uint32(len(p)))
@@ -151,7 +159,7 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 		return checkpoint{}, false
 	}
 	n := int(binary.LittleEndian.Uint32(b[12:]))
-	if n < 44 || n > len(b)-16 {
+	if n < 48 || n > len(b)-16 {
 		return checkpoint{}, false
 	}
 	if crc32.Checksum(b[12:16+n], castagnoli) != binary.LittleEndian.Uint32(b[8:]) {
@@ -165,12 +173,13 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 		txid:     binary.LittleEndian.Uint64(p[24:]),
 		pageSize: binary.LittleEndian.Uint32(p[32:]),
 		rootCRC:  binary.LittleEndian.Uint32(p[36:]),
+		clean:    binary.LittleEndian.Uint32(p[40:])&1 != 0,
 	}
-	m := int(binary.LittleEndian.Uint32(p[40:]))
-	if m != len(p)-44 || m != metaSaved || c.pageSize < 1024 || c.start < journalHeader {
+	m := int(binary.LittleEndian.Uint32(p[44:]))
+	if m != len(p)-48 || m != metaSaved || c.pageSize < 1024 || c.start < journalHeader {
 		return checkpoint{}, false
 	}
-	c.meta = append([]byte(nil), p[44:]...)
+	c.meta = append([]byte(nil), p[48:]...)
 	return c, true
 }
 

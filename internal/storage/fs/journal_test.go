@@ -324,9 +324,9 @@ func TestJournalRefusesMismatchedIndex(t *testing.T) {
 }
 
 func TestCheckpointEncoding(t *testing.T) {
-	c := checkpoint{gen: 5, nextSeq: 42, start: journalHeader + 100, txid: 9, pageSize: 4096, meta: bytes.Repeat([]byte{7}, metaSaved), rootCRC: 0xdeadbeef}
+	c := checkpoint{gen: 5, nextSeq: 42, start: journalHeader + 100, txid: 9, pageSize: 4096, meta: bytes.Repeat([]byte{7}, metaSaved), rootCRC: 0xdeadbeef, clean: true}
 	good := c.encode()
-	if got, ok := decodeCheckpoint(good); !ok || got.gen != 5 || got.nextSeq != 42 || got.start != c.start || got.txid != 9 || got.pageSize != 4096 || !bytes.Equal(got.meta, c.meta) || got.rootCRC != c.rootCRC {
+	if got, ok := decodeCheckpoint(good); !ok || got.gen != 5 || got.nextSeq != 42 || got.start != c.start || got.txid != 9 || got.pageSize != 4096 || !bytes.Equal(got.meta, c.meta) || got.rootCRC != c.rootCRC || !got.clean {
 		t.Fatalf("round trip: %+v %v", got, ok)
 	}
 	for name, damage := range map[string]func(b []byte){
@@ -335,7 +335,7 @@ func TestCheckpointEncoding(t *testing.T) {
 		"body":       func(b []byte) { b[20] ^= 1 },
 		"length":     func(b []byte) { b[12] = 0xff; b[13] = 0xff },
 		"zeros":      func(b []byte) { clear(b) },
-		"short-meta": func(b []byte) { b[16+40] = 1; b[16+41] = 0 },
+		"short-meta": func(b []byte) { b[16+44] = 1; b[16+45] = 0 },
 	} {
 		b := append([]byte(nil), good...)
 		damage(b)

@@ -111,7 +111,8 @@ func (s *Store) openIndex() error {
 	}); err != nil {
 		return fail(fmt.Errorf("fs: initialising index: %w", err))
 	}
-	if err := s.checkpoint(jr.seq, journalHeader); err != nil {
+	s.wasClean = haveCk && jr.ck.clean && jr.seq == jr.ck.nextSeq
+	if err := s.checkpoint(jr.seq, journalHeader, false); err != nil {
 		return fail(err)
 	}
 	db.NoSync = true // from here on, durability comes from the journal
@@ -124,7 +125,7 @@ func (s *Store) openIndex() error {
 func (s *Store) replay(payload []byte, seq uint64, start, end int64) error {
 	unpinned := s.nearMapEnd()
 	if unpinned {
-		if err := s.checkpoint(seq, start); err != nil {
+		if err := s.checkpoint(seq, start, false); err != nil {
 			return err
 		}
 		s.unpin()
@@ -133,7 +134,7 @@ func (s *Store) replay(payload []byte, seq uint64, start, end int64) error {
 		return fmt.Errorf("%w: record %d: %w", errJournal, seq, err)
 	}
 	if unpinned {
-		return s.checkpoint(seq+1, end)
+		return s.checkpoint(seq+1, end, false)
 	}
 	return nil
 }

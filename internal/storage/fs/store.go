@@ -43,8 +43,9 @@
 //
 // A crash before 3 leaves a file nobody references; a crash after 3 but
 // before 4 leaves the old file unreferenced. Open removes everything in
-// DIR/tmp and every file under DIR/data that the index does not reference,
-// so no crash state leaks space and no reader ever sees a partial object.
+// DIR/tmp and, unless the store was closed cleanly (the journal says so),
+// every file under DIR/data that the index does not reference, so no crash
+// state leaks space and no reader ever sees a partial object.
 // Concurrent index commits are grouped into one bbolt transaction and one
 // journal record (group commit), so concurrent PUTs share one fdatasync.
 //
@@ -73,9 +74,10 @@
 //
 // # Costs to know
 //
-// Open's garbage collection reads the whole index and lists DIR/data: time
-// and memory are proportional to the number of stored objects and parts
-// (about a hundred bytes each), once per start. Open also replays the
+// After a crash, Open's garbage collection reads the whole index and lists
+// DIR/data: time and memory are proportional to the number of stored
+// objects and parts (about a hundred bytes each); after a clean Close it is
+// skipped. Open also replays the
 // journal since the last checkpoint (at most about 4 MiB of records). The
 // index is mapped with 64 GiB of address space (journal.go explains why);
 // past that, commits pay for two extra checkpoints each. ListMultipartUploads
@@ -183,7 +185,9 @@ type Store struct {
 	pin        *bolt.Tx
 	mapReserve int64
 	logBuf     []byte
-	sinceCk    int // batches committed since the last checkpoint
+	sinceCk    int  // batches committed since the last checkpoint
+	wasClean   bool // Open found Close's clean checkpoint (no garbage scan)
+	gcScanned  bool // Open scanned the index for unreferenced files
 
 	// failed, once set (under cmu), refuses every further write (see fail).
 	failed error
@@ -266,7 +270,7 @@ func (s *Store) Close() error {
 		s.cmu.Unlock()
 		if failed == nil {
 			// A clean stop leaves nothing to replay.
-			if err := s.checkpoint(s.jr.seq, journalHeader); err != nil {
+			if err := s.checkpoint(s.jr.seq, journalHeader, true); err != nil {
 				s.closeErr = err
 			}
 		}
@@ -313,8 +317,12 @@ func (s *Store) dataDirHandle(idx int) (*os.File, error) {
 	return f, nil
 }
 
-// collectGarbage removes temp files and unreferenced content files. It runs
-// in Open before any request, so nothing is being written concurrently.
+// collectGarbage removes temp files and, unless the store was closed
+// cleanly last time, unreferenced content files. It runs in Open before any
+// request, so nothing is being written concurrently. Unreferenced files
+// come from crashes (a content file placed but never committed, a replaced
+// one not yet unlinked); after a clean Close there are none, and the scan,
+// which reads the whole index, is skipped.
 func (s *Store) collectGarbage() error {
 	entries, err := os.ReadDir(s.tmpDir)
 	if err != nil {
@@ -326,6 +334,10 @@ func (s *Store) collectGarbage() error {
 		}
 	}
 
+	if s.wasClean {
+		return nil
+	}
+	s.gcScanned = true
 	referenced := make(map[string]struct{})
 	err = s.db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {

@@ -839,6 +839,22 @@ func TestReopenKeepsDataAndCollectsGarbage(t *testing.T) {
 	if _, err := Open(dir, Options{}); err == nil {
 		t.Fatal("second Open of the same directory succeeded")
 	}
+	// What a crash leaves: the store as it is on disk while still open,
+	// plus temp files and unreferenced content files.
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	junk := []string{"tmp/w-123", "tmp/mp-9", "data/ab/0123456789abcdef0123456789abcdef", "data/00/stray"}
+	plant := func(root string) {
+		for _, p := range junk {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, p), []byte("junk"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	plant(crashed)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -851,25 +867,39 @@ func TestReopenKeepsDataAndCollectsGarbage(t *testing.T) {
 	if _, err := s.PutObject(ctx, "bkt", "x", strings.NewReader("x"), storage.PutOptions{Size: 1}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("PutObject after Close: %v", err)
 	}
-	// Plant what a crash leaves: temp files and unreferenced content files.
-	for _, p := range []string{"tmp/w-123", "tmp/mp-9", "data/ab/0123456789abcdef0123456789abcdef", "data/00/stray"} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
-			t.Fatal(err)
+	for _, d := range []string{dir, crashed} {
+		s2 := openStore(t, d, Options{})
+		if _, body := getString(t, s2, "bkt", "keep", nil); body != "kept bytes" {
+			t.Fatalf("after reopen: %q", body)
 		}
-		if err := os.WriteFile(filepath.Join(dir, p), []byte("junk"), 0o600); err != nil {
-			t.Fatal(err)
+		parts, _, err := s2.ListParts(ctx, "bkt", "mp", up.UploadID, 0, 0)
+		if err != nil || len(parts) != 1 {
+			t.Fatalf("parts after reopen: %v %v", parts, err)
+		}
+		// After the crash the index is scanned and the junk goes; after a
+		// clean Close there is nothing to scan for, and Open does not read
+		// the whole index.
+		if want := d == crashed; s2.gcScanned != want {
+			t.Fatalf("%s: garbage scan %v, want %v", d, s2.gcScanned, want)
+		}
+		if data, tmp := dataFiles(t, s2); data != 1 || tmp != 0 { // the part; "keep" is inline
+			t.Fatalf("after reopen: %d content files, %d temp files", data, tmp)
 		}
 	}
-	s2 := openStore(t, dir, Options{})
-	if _, body := getString(t, s2, "bkt", "keep", nil); body != "kept bytes" {
-		t.Fatalf("after reopen: %q", body)
+	// Temp files are removed at every start, clean or not.
+	clean := t.TempDir()
+	s3 := openStore(t, clean, Options{})
+	mkBucket(t, s3, "bkt")
+	if err := s3.Close(); err != nil {
+		t.Fatal(err)
 	}
-	parts, _, err := s2.ListParts(ctx, "bkt", "mp", up.UploadID, 0, 0)
-	if err != nil || len(parts) != 1 {
-		t.Fatalf("parts after reopen: %v %v", parts, err)
+	plant(clean)
+	for _, p := range junk[2:] {
+		_ = os.Remove(filepath.Join(clean, p))
 	}
-	if data, tmp := dataFiles(t, s2); data != 1 || tmp != 0 { // the part; "keep" is inline
-		t.Fatalf("after GC: %d content files, %d temp files", data, tmp)
+	s4 := openStore(t, clean, Options{})
+	if data, tmp := dataFiles(t, s4); s4.gcScanned || data != 0 || tmp != 0 {
+		t.Fatalf("clean start with temp junk: scanned %v, %d content files, %d temp files", s4.gcScanned, data, tmp)
 	}
 	if _, err := Open(dir+"/index.db/x", Options{}); err == nil {
 		t.Fatal("Open under a file succeeded")
