@@ -122,6 +122,9 @@ func TestJournalRecoversAfterProcessCrash(t *testing.T) {
 		t.Run(fmt.Sprintf("checkpoint-every-%d", ckpt), func(t *testing.T) {
 			withCheckpointBytes(t, ckpt)
 			s := newStore(t)
+			if s.mapReserve != mmapReserve {
+				t.Fatalf("index mapped with %d bytes reserved, want %d: every batch would run unpinned", s.mapReserve, mmapReserve)
+			}
 			mkBucket(t, s, "bkt")
 			m := model{}
 			rng := rand.New(rand.NewPCG(1, uint64(ckpt)))

@@ -12,10 +12,13 @@ import (
 
 // mmapReserve is the index mapping asked of bbolt at Open (address space
 // only: the kernel backs it with the file's page cache as pages are
-// touched). The pin makes remaps expensive (journal.go), so the mapping is
-// made large enough that a store rarely needs one: 64 GiB, or four times
-// the index at Open when that is more.
-var mmapReserve = int64(min(64<<30, math.MaxInt/2))
+// touched, and a read-only shared file mapping is not charged as
+// committed memory). The pin makes remaps expensive (journal.go), so the
+// mapping is made large enough that a store practically never needs one:
+// 1 TiB on 64-bit systems, or four times the index at Open when that is
+// more. Objects over 16 KiB are files, not index pages, so that is an index
+// of tens of millions of small objects.
+var mmapReserve = int64(min(1<<40, math.MaxInt/2))
 
 // openIndex opens the index and the journal and brings the index to the
 // last acknowledged state: restore the last checkpoint's meta page, open

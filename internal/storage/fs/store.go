@@ -77,11 +77,12 @@
 // After a crash, Open's garbage collection reads the whole index and lists
 // DIR/data: time and memory are proportional to the number of stored
 // objects and parts (about a hundred bytes each); after a clean Close it is
-// skipped. Open also replays the
-// journal since the last checkpoint (at most about 4 MiB of records). The
-// index is mapped with 64 GiB of address space (journal.go explains why);
-// past that, commits pay for two extra checkpoints each. ListMultipartUploads
-// returns every matching upload of a bucket (the interface has no paging).
+// skipped. Open also replays the journal since the last checkpoint (at
+// most about 4 MiB of records). The index is mapped with 1 TiB of address
+// space (journal.go explains why); an index that outgrows its mapping
+// without a restart makes every later commit pay for two extra checkpoints
+// until the next Open. ListMultipartUploads returns every matching upload
+// of a bucket (the interface has no paging).
 package fs
 
 import (
