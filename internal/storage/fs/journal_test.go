@@ -418,3 +418,30 @@ func FuzzReplayOps(f *testing.F) {
 		_, _ = decodeCheckpoint(rec)
 	})
 }
+
+// TestOpensIndexWithoutJournal: an index written before the journal
+// existed (or whose journal was removed after a clean stop) opens as it is,
+// with a garbage scan, and is journaled from then on.
+func TestOpensIndexWithoutJournal(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{MinPartSize: 5})
+	mkBucket(t, s, "bkt")
+	m := model{}
+	rng := rand.New(rand.NewPCG(5, 5))
+	mutate(t, s, m, rng, 100)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, journalFile)); err != nil {
+		t.Fatal(err)
+	}
+	r := openStore(t, dir, Options{MinPartSize: 5})
+	if !r.gcScanned {
+		t.Error("no garbage scan without a journal to vouch for a clean stop")
+	}
+	checkModel(t, r, m)
+	mutate(t, r, m, rng, 50)
+	crash := t.TempDir()
+	copyDir(t, dir, crash)
+	checkModel(t, openStore(t, crash, Options{MinPartSize: 5}), m)
+}
