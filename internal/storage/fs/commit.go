@@ -117,20 +117,33 @@ func (s *Store) commitBatch(batch []*commitReq) {
 }
 
 // commitLogged is commitBatch's work; an error fails the whole batch.
-func (s *Store) commitLogged(batch []*commitReq) error {
-	unpinned := s.nearMapEnd()
-	if unpinned {
+//
+// The journal record is written and fdatasynced inside the bbolt
+// transaction, before it commits: when the journal cannot be written (a
+// full disk, say) the transaction rolls back and only this batch fails. If
+// bbolt then fails to commit, the durable record is retracted, so replay
+// never applies a change the running store does not have; only when that
+// too fails does the store stop taking writes.
+func (s *Store) commitLogged(batch []*commitReq) (err error) {
+	if s.nearMapEnd() {
 		// This batch may make bbolt remap the index, which waits for every
 		// read transaction: run it without the pin, right after a
 		// checkpoint of the current state (it can then only reuse pages that
-		// were already free at the checkpoint), and checkpoint again after.
+		// were already free at the checkpoint), and checkpoint again after,
+		// whatever happens to the batch, so the pin is never left off.
 		if err := s.checkpoint(s.jr.seq, journalHeader, false); err != nil {
 			return s.fail(err)
 		}
 		s.unpin()
+		defer func() {
+			if cerr := s.checkpoint(s.jr.seq, journalHeader, false); cerr != nil {
+				err = s.fail(cerr)
+			}
+		}()
 	}
 	t := &itx{log: s.logBuf[:0]}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	appended := false
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		t.Tx = tx
 		for _, r := range batch {
 			r.err = r.fn(t)
@@ -139,21 +152,28 @@ func (s *Store) commitLogged(batch []*commitReq) error {
 				return a.err
 			}
 		}
+		if len(t.log) == 0 {
+			return nil
+		}
+		if err := s.jr.append(t.log); err != nil {
+			return err
+		}
+		appended = true
 		return nil
 	})
-	if err == nil && len(t.log) > 0 {
-		if jerr := s.jr.append(t.log); jerr != nil {
-			err = s.fail(jerr)
-		}
-	}
 	if cap(t.log) <= 1<<20 {
 		s.logBuf = t.log[:0]
 	}
 	if err != nil {
+		if appended {
+			if rerr := s.jr.retract(); rerr != nil {
+				return s.fail(fmt.Errorf("%w (and retracting its journal record: %w)", err, rerr))
+			}
+		}
 		return err
 	}
 	s.sinceCk++
-	if unpinned || s.jr.off >= journalCheckpointBytes || s.sinceCk >= journalCheckpointBatches {
+	if s.pin != nil && (s.jr.off >= journalCheckpointBytes || s.sinceCk >= journalCheckpointBatches) {
 		if cerr := s.checkpoint(s.jr.seq, journalHeader, false); cerr != nil {
 			return s.fail(cerr)
 		}

@@ -16,11 +16,14 @@ import (
 // A bbolt commit costs two fdatasyncs of scattered pages (the tree's
 // copied-on-write pages, then the meta page); on the machines s3fed was
 // measured on that was most of a small PUT's time and CPU. With the journal,
-// a commit is instead: the bbolt transaction without its fsyncs (NoSync:
-// pages reach the page cache, readers see them at once), then the
-// transaction's changes, in physical form (itx.go), appended to this file
-// and made durable by one fdatasync of a contiguous, already-allocated
-// range. That fdatasync is the acknowledgement point.
+// a commit is instead: the transaction's changes, in physical form
+// (itx.go), appended to this file and made durable by one fdatasync of a
+// contiguous, already-allocated range, then the bbolt transaction
+// committed without its fsyncs (NoSync: pages reach the page cache, readers
+// see them at once). The commit returning is the acknowledgement point. A
+// journal write that fails rolls the transaction back (only that batch
+// fails); a bbolt commit that fails after its record is durable retracts
+// the record (see commitLogged).
 //
 // Every so often (journalCheckpointBytes of records) a checkpoint makes the
 // index itself durable: fsync index.db, save a copy of the meta page of the
@@ -186,12 +189,13 @@ func decodeCheckpoint(b []byte) (checkpoint, bool) {
 // journal is the open journal file. Only the commit leader (or Open and
 // Close, which run alone) uses it.
 type journal struct {
-	f   *os.File
-	pre *prewriter // keeps the record area ahead of off written
-	off int64      // where the next record goes
-	ck  checkpoint // the newest durable checkpoint
-	seq uint64     // sequence number of the next record
-	buf []byte     // record assembly
+	f    *os.File
+	pre  *prewriter // keeps the record area ahead of off written
+	off  int64      // where the next record goes
+	last int64      // where the last appended record starts
+	ck   checkpoint // the newest durable checkpoint
+	seq  uint64     // sequence number of the next record
+	buf  []byte     // record assembly
 }
 
 // openJournal opens (creating if needed) and locks the journal, then reads
@@ -267,9 +271,10 @@ func (j *journal) records(fn func(payload []byte, seq uint64, start, end int64) 
 	}
 }
 
-// append writes one record and makes it durable. On error the record may
-// or may not be on disk; the caller must stop using the store (see
-// Store.failed).
+// append writes one record and makes it durable. On error nothing is
+// acknowledged and the next record goes to the same place with the same
+// sequence number, so whatever part of this one reached the disk is
+// overwritten (or, at the end, ignored by replay as torn).
 func (j *journal) append(payload []byte) error {
 	if len(payload) > maxRecordPayload {
 		return fmt.Errorf("fs: journal record of %d bytes", len(payload))
@@ -282,17 +287,34 @@ func (j *journal) append(payload []byte) error {
 	b = append(b, payload...)
 	binary.LittleEndian.PutUint32(b[4:], crc32.Update(crc32.Checksum(b[8:16], castagnoli), castagnoli, payload))
 	j.buf = b
+	if cap(j.buf) > 1<<20 {
+		j.buf = nil // do not keep a huge batch's buffer
+	}
 	if _, err := j.f.WriteAt(b, j.off); err != nil {
 		return fmt.Errorf("fs: writing journal: %w", err)
 	}
 	if err := fdatasync(j.f); err != nil {
 		return fmt.Errorf("fs: syncing journal: %w", err)
 	}
+	j.last = j.off
 	j.off += int64(len(b))
 	j.seq++
-	if cap(j.buf) > 1<<20 {
-		j.buf = nil // do not keep a huge batch's buffer
+	return nil
+}
+
+// retract undoes the last append, whose change did not reach the index:
+// its header is zeroed (replay stops there) and the next record takes its
+// place.
+func (j *journal) retract() error {
+	var zero [recordHeader]byte
+	if _, err := j.f.WriteAt(zero[:], j.last); err != nil {
+		return fmt.Errorf("fs: retracting journal record: %w", err)
 	}
+	if err := fdatasync(j.f); err != nil {
+		return fmt.Errorf("fs: syncing journal: %w", err)
+	}
+	j.off = j.last
+	j.seq--
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -268,11 +269,50 @@ func TestJournalUnpinnedBatches(t *testing.T) {
 	checkModel(t, openStore(t, crash, Options{MinPartSize: 5}), m)
 }
 
-// TestJournalWriteFailureStopsWrites: when a journal write fails, the
-// change is not acknowledged, every later write is refused (the index may
-// hold a change that is not durable), reads go on, and reopening recovers
-// the acknowledged state.
-func TestJournalWriteFailureStopsWrites(t *testing.T) {
+// TestJournalWriteFailureFailsTheBatch: when the journal cannot be written
+// (here its descriptor is gone; in life a full disk), each write fails and
+// changes nothing, reads go on, and once the journal can be written again
+// the store carries on; a crash afterwards recovers exactly the
+// acknowledged changes.
+func TestJournalWriteFailureFailsTheBatch(t *testing.T) {
+	s := newStore(t)
+	mkBucket(t, s, "bkt")
+	putString(t, s, "bkt", "before", "durable")
+	path := s.jr.f.Name()
+	_ = s.jr.f.Close()
+	ctx := context.Background()
+	if _, err := s.PutObject(ctx, "bkt", "lost", strings.NewReader("x"), storage.PutOptions{Size: 1}); err == nil {
+		t.Fatal("PUT acknowledged without a journal")
+	}
+	if err := s.DeleteObject(ctx, "bkt", "before"); err == nil {
+		t.Fatal("DELETE acknowledged without a journal")
+	}
+	if _, body := getString(t, s, "bkt", "before", nil); body != "durable" {
+		t.Fatalf("after the failures: %q", body)
+	}
+	if _, err := s.HeadObject(ctx, "bkt", "lost"); !errors.Is(err, storage.ErrObjectNotFound) {
+		t.Fatalf("failed PUT visible: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.jr.f, s.jr.pre.f = f, f // the disk has room again
+	putString(t, s, "bkt", "after", "also durable")
+	crash := t.TempDir()
+	copyDir(t, s.dir, crash)
+	r := openStore(t, crash, Options{MinPartSize: 5})
+	checkModel(t, r, model{"before": "durable", "after": "also durable"})
+}
+
+// TestFailedCheckpointStopsWrites: when a checkpoint fails (the index
+// cannot be read back or synced), the store refuses every later write,
+// since its index may no longer match what a restart recovers; reads go on,
+// and reopening recovers every change whose journal record is durable.
+func TestFailedCheckpointStopsWrites(t *testing.T) {
+	old := journalCheckpointBatches
+	journalCheckpointBatches = 1 // checkpoint after every batch
+	t.Cleanup(func() { journalCheckpointBatches = old })
 	dir := t.TempDir()
 	s, err := Open(dir, Options{MinPartSize: 5})
 	if err != nil {
@@ -280,10 +320,10 @@ func TestJournalWriteFailureStopsWrites(t *testing.T) {
 	}
 	mkBucket(t, s, "bkt")
 	putString(t, s, "bkt", "before", "durable")
-	_ = s.jr.f.Close() // every journal write now fails
+	_ = s.idx.Close() // the checkpoint cannot read the meta page
 	ctx := context.Background()
-	if _, err := s.PutObject(ctx, "bkt", "lost", strings.NewReader("x"), storage.PutOptions{Size: 1}); err == nil {
-		t.Fatal("PUT acknowledged without a journal")
+	if _, err := s.PutObject(ctx, "bkt", "journaled", strings.NewReader("j"), storage.PutOptions{Size: 1}); err == nil {
+		t.Fatal("no error from the failed checkpoint")
 	}
 	if err := s.DeleteObject(ctx, "bkt", "before"); err == nil || !strings.Contains(err.Error(), "stopped accepting writes") {
 		t.Fatalf("write after the failure: %v", err)
@@ -293,11 +333,48 @@ func TestJournalWriteFailureStopsWrites(t *testing.T) {
 	}
 	_ = s.Close()
 	r := openStore(t, dir, Options{MinPartSize: 5})
-	if _, body := getString(t, r, "bkt", "before", nil); body != "durable" {
-		t.Fatalf("after reopen: %q", body)
+	checkModel(t, r, model{"before": "durable", "journaled": "j"})
+}
+
+// TestJournalRetract: a retracted record (its change never reached the
+// index) is not replayed, and the next record takes its place and number.
+func TestJournalRetract(t *testing.T) {
+	jr, _, err := openJournal(filepath.Join(t.TempDir(), journalFile), time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := r.HeadObject(ctx, "bkt", "lost"); !errors.Is(err, storage.ErrObjectNotFound) {
-		t.Fatalf("unacknowledged PUT visible after reopen: %v", err)
+	defer jr.close()
+	jr.ck = checkpoint{start: journalHeader}
+	for _, p := range []string{"one", "two"} {
+		if err := jr.append([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := jr.retract(); err != nil {
+		t.Fatal(err)
+	}
+	if err := jr.append([]byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	jr.seq = 0
+	if err := jr.records(func(p []byte, seq uint64, _, _ int64) error {
+		got = append(got, fmt.Sprintf("%d:%s", seq, p))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "0:one 1:three" {
+		t.Fatalf("replayed %v", got)
+	}
+	// Retracting the last record alone leaves nothing after the first.
+	if err := jr.retract(); err != nil {
+		t.Fatal(err)
+	}
+	got, jr.seq = nil, 0
+	_ = jr.records(func(p []byte, seq uint64, _, _ int64) error { got = append(got, string(p)); return nil })
+	if strings.Join(got, " ") != "one" {
+		t.Fatalf("after retracting the last record: %v", got)
 	}
 }
 
