@@ -173,6 +173,11 @@ func (s *Store) commitLogged(batch []*commitReq) (err error) {
 		return err
 	}
 	s.sinceCk++
+	if s.sinceCk%writebackEvery == 0 {
+		// Spread the checkpoint's index writes over the interval instead
+		// of making one commit wait for all of them.
+		startWriteback(s.idx)
+	}
 	if s.pin != nil && (s.jr.off >= journalCheckpointBytes || s.sinceCk >= journalCheckpointBatches) {
 		if cerr := s.checkpoint(s.jr.seq, journalHeader, false); cerr != nil {
 			return s.fail(cerr)
@@ -180,6 +185,15 @@ func (s *Store) commitLogged(batch []*commitReq) (err error) {
 	}
 	return nil
 }
+
+// writebackEvery is how many batches pass between two requests to the
+// kernel to start writing the index's dirty pages back. Without them a
+// checkpoint's fsync wrote everything since the last one while one commit
+// waited: BenchmarkPut4KTail measured a 17–20 ms max and a 5.6–6.5 ms p999
+// without, 3–4.7 ms and 2.2–3.0 ms with, for a p99 of 850–950 µs instead of
+// 540–600 and a mean 5–9 % higher. Bounded stalls are worth more to S3
+// clients than the p99.
+const writebackEvery = 64
 
 // nearMapEnd reports whether one batch could grow the index past the
 // mapping reserved at Open (see journal.go on the pin and remaps).
