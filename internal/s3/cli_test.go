@@ -54,6 +54,14 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 // CA bundle override.
 func cliEnv(t *testing.T, extra ...string) []string {
 	home := t.TempDir()
+	// awscli v1 (when it is the aws on PATH instead of Debian's v2)
+	// presigns with SigV2 unless told otherwise; v2 ignores this.
+	if err := os.MkdirAll(filepath.Join(home, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".aws", "config"), []byte("[default]\ns3 =\n    signature_version = s3v4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return append([]string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}, extra...)
 }
 
