@@ -44,7 +44,8 @@ func must(err error) error {
 // update runs fn in a write transaction shared with whatever other changes
 // are queued at the same moment (group commit), and returns once that
 // transaction is durable or has failed. fn must check everything it needs
-// before its first write, and wrap write errors with must.
+// before its first write, and write only through tx (whose writes are
+// journaled and fail as abortTx).
 //
 // There is no committer goroutine: the caller that finds no commit running
 // becomes the leader and commits the queue on its own goroutine (so a lone

@@ -25,12 +25,17 @@ import (
 // fails); a bbolt commit that fails after its record is durable retracts
 // the record (see commitLogged).
 //
-// Every so often (journalCheckpointBytes of records) a checkpoint makes the
-// index itself durable: fsync index.db, save a copy of the meta page of the
-// last transaction X in this file's header, and start the records again.
+// Every so often (journalCheckpointBytes of records or
+// journalCheckpointBatches batches) a checkpoint makes the index itself
+// durable: fsync index.db, save a copy of the meta page of the last
+// transaction X (and a checksum of X's root page) in this file's header,
+// and start the records again.
 //
 // Recovery (every Open, clean or not) puts the index back to checkpoint X
 // and replays the records after it:
+//   - X's root page must still be in the index byte for byte (belongsTo);
+//     otherwise the index is not the one the journal continues (restored
+//     from a backup, say) and Open refuses instead of writing into it.
 //   - bbolt without fsyncs may leave on disk, after a power loss, any mix
 //     of the pages written since X, including a meta page pointing at pages
 //     that never made it. So Open first writes X's saved meta page back
@@ -54,7 +59,7 @@ import (
 // including the pin, which would deadlock the commit. The index is
 // therefore mapped with a large initial size (mmapReserve), and a batch
 // that could grow the index past it runs unpinned, between two checkpoints
-// (see commitBatch).
+// (see commitLogged).
 //
 // Layout: two checkpoint slots of ckptSlotSize bytes (written alternately,
 // each with a CRC, the newer valid one wins), then records from
@@ -235,6 +240,18 @@ func openJournal(path string, timeout time.Duration) (j *journal, ok bool, err e
 		j.seq = j.ck.nextSeq
 	}
 	return j, ok, nil
+}
+
+// reset empties the journal: no checkpoint, no records.
+func (j *journal) reset() error {
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("fs: emptying journal: %w", err)
+	}
+	if err := fdatasync(j.f); err != nil {
+		return fmt.Errorf("fs: syncing journal: %w", err)
+	}
+	j.ck, j.seq, j.off, j.pre.to = checkpoint{}, 0, journalHeader, 0
+	return nil
 }
 
 // records calls fn for each valid record after the checkpoint, in order,

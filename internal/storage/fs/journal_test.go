@@ -522,3 +522,29 @@ func TestOpensIndexWithoutJournal(t *testing.T) {
 	copyDir(t, dir, crash)
 	checkModel(t, openStore(t, crash, Options{MinPartSize: 5}), m)
 }
+
+// TestJournalOfRemovedIndexIsDiscarded: with index.db removed by hand, the
+// store starts empty, and nothing of the old journal is replayed then or
+// after a later crash.
+func TestJournalOfRemovedIndexIsDiscarded(t *testing.T) {
+	withCheckpointBytes(t, 1<<40)
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{MinPartSize: 5})
+	mkBucket(t, s, "bkt")
+	putString(t, s, "bkt", "old", "old bytes")
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed) // records after the checkpoint, never closed
+	if err := os.Remove(filepath.Join(crashed, "index.db")); err != nil {
+		t.Fatal(err)
+	}
+	r := openStore(t, crashed, Options{MinPartSize: 5})
+	if bs, err := r.ListBuckets(context.Background()); err != nil || len(bs) != 0 {
+		t.Fatalf("buckets after removing the index: %v %v", bs, err)
+	}
+	again := t.TempDir()
+	copyDir(t, crashed, again) // a crash of the new store before any write
+	r2 := openStore(t, again, Options{MinPartSize: 5})
+	if bs, err := r2.ListBuckets(context.Background()); err != nil || len(bs) != 0 {
+		t.Fatalf("buckets after a crash of the new store: %v %v", bs, err)
+	}
+}

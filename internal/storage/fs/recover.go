@@ -32,9 +32,13 @@ func (s *Store) openIndex() error {
 	}
 	s.jr = jr
 	if haveCk && (statErr != nil || fi.Size() == 0) {
-		// The index was removed by hand: the journal continues nothing.
+		// The index was removed by hand: the journal continues nothing, and
+		// none of its records may ever be read as a continuation.
+		if err := jr.reset(); err != nil {
+			_ = jr.close()
+			return err
+		}
 		haveCk = false
-		jr.ck, jr.seq = checkpoint{}, 0
 	}
 	if haveCk {
 		if err := restoreMeta(path, jr.ck); err != nil {
