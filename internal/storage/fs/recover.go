@@ -48,7 +48,7 @@ func (s *Store) openIndex() error {
 	}
 	reserve := mmapReserve
 	if fi != nil && statErr == nil && 4*fi.Size() > reserve {
-		reserve = 4 * fi.Size()
+		reserve = min(4*fi.Size(), math.MaxInt/2) // an int for bbolt, also on 32-bit
 	}
 	opts := &bolt.Options{
 		// A second process on the same directory fails instead of waiting
