@@ -196,6 +196,9 @@ func multipartETag(b []byte) string {
 }
 
 func crashChild(dir string) {
+	// Checkpoint every few batches, so the kill also lands in and around
+	// checkpoints and recovery replays on top of a recent one.
+	journalCheckpointBatches = 5
 	s, err := Open(dir, Options{MinPartSize: 1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
