@@ -3,7 +3,9 @@
 # real `s3fed serve`: keys come from a real SAML exchange (the JSON endpoint)
 # and from `aws sts assume-role-with-saml`; each client makes a bucket,
 # uploads a 20 MiB file (multipart), lists, downloads and compares, presigns,
-# deletes. Run by scripts/test; needs the binary path as $1 (or builds it).
+# deletes; rclone also copies 600 small files, the server is killed (-9) and
+# restarted, and rclone checks every file. Run by scripts/test; needs the
+# binary path as $1 (or builds it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,14 +35,20 @@ AWS=/usr/bin/aws
 [ -x "$AWS" ] || AWS=$(command -v aws)
 need "$AWS" s3cmd rclone curl cmp
 
-"$BIN" serve --data-dir "$WORK/data" --api-addr 127.0.0.1:0 --s3-addr 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.log" &
-SERVER_PID=$!
-for _ in $(seq 1 200); do
-	grep -q '^s3fed: API on' "$WORK/serve.out" 2>/dev/null && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-	sleep 0.05
-done
-line=$(grep '^s3fed: API on' "$WORK/serve.out") || { echo "e2e: server did not start" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+# start_server API_ADDR S3_ADDR: runs s3fed on $WORK/data and waits until it
+# listens; $line is its "API on …, S3 on …" banner line.
+start_server() {
+	: >"$WORK/serve.out"
+	"$BIN" serve --data-dir "$WORK/data" --api-addr "$1" --s3-addr "$2" >"$WORK/serve.out" 2>>"$WORK/serve.log" &
+	SERVER_PID=$!
+	for _ in $(seq 1 200); do
+		grep -q '^s3fed: API on' "$WORK/serve.out" 2>/dev/null && break
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
+		sleep 0.05
+	done
+	line=$(grep '^s3fed: API on' "$WORK/serve.out") || { echo "e2e: server did not start" >&2; cat "$WORK/serve.log" >&2; exit 1; }
+}
+start_server 127.0.0.1:0 127.0.0.1:0
 API=$(echo "$line" | sed -n 's/^s3fed: API on \([^,]*\), S3 on \([^,]*\),.*/\1/p')
 S3=$(echo "$line" | sed -n 's/^s3fed: API on \([^,]*\), S3 on \([^,]*\),.*/\2/p')
 export S3FED_API=$API S3FED_PUBLIC_URL=$API
@@ -127,8 +135,22 @@ rc copyto s3fed:e2e-rclone/dir/big.bin back-rclone.bin
 cmp big.bin back-rclone.bin
 rc md5sum s3fed:e2e-rclone/dir/big.bin | grep -q "$(md5sum big.bin | cut -d" " -f1)"
 rc deletefile s3fed:e2e-rclone/dir/big.bin
-rc rmdir s3fed:e2e-rclone
+
+echo "== rclone: 600 small files, kill -9, restart, check"
+# Sizes 0..24 KiB: objects up to 16 KiB live in the index (made durable by
+# its journal), larger ones are files. Everything rclone was told is stored
+# must be there, intact, after the server is killed and restarted.
+mkdir tree
+for i in $(seq 1 600); do head -c $(((i * 4099) % 24577)) /dev/urandom >"tree/f$i.bin"; done
+rc copy --transfers 8 tree s3fed:e2e-rclone/tree
+rc check --one-way tree s3fed:e2e-rclone/tree
+kill -9 "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+start_server "${API#http://}" "$S3HOSTPORT"
+rc check tree s3fed:e2e-rclone/tree
+rc purge s3fed:e2e-rclone
 
 echo "== audit"
-"$BIN" admin audit --org acme --limit 1000 | grep -q '"s3:PutObject"'
-echo "e2e: 4 passed, 0 failed"
+"$BIN" admin audit --org acme --limit 1000 >audit.json # (grep -q on a pipe would SIGPIPE the writer)
+grep -q '"s3:PutObject"' audit.json
+echo "e2e: 5 passed, 0 failed"
