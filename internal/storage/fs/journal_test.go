@@ -548,3 +548,39 @@ func TestJournalOfRemovedIndexIsDiscarded(t *testing.T) {
 		t.Fatalf("buckets after a crash of the new store: %v %v", bs, err)
 	}
 }
+
+// TestFailedUnlinkMakesTheStopUnclean: a replaced content file that could
+// not be removed while running is found by the next Open's garbage scan,
+// even after a clean Close.
+func TestFailedUnlinkMakesTheStopUnclean(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{MinPartSize: 5})
+	mkBucket(t, s, "bkt")
+	big := strings.Repeat("v", InlineMaxSize+1)
+	putString(t, s, "bkt", "obj", big)
+	rec, err := s.lookup("bkt", "obj")
+	if err != nil || rec.file == "" {
+		t.Fatalf("lookup: %+v %v", rec, err)
+	}
+	// An entry os.Remove cannot remove (the tests run as root, so
+	// permissions would not stop it): a non-empty directory.
+	old := s.dataPath(rec.file)
+	if err := os.Remove(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(old, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	putString(t, s, "bkt", "obj", "replaced") // the unlink of the old file fails
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := openStore(t, dir, Options{MinPartSize: 5})
+	if !r.gcScanned {
+		t.Fatal("no garbage scan after a stop that left an unreferenced entry")
+	}
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("unreferenced entry still there: %v", err)
+	}
+	checkModel(t, r, model{"obj": "replaced"})
+}

@@ -186,9 +186,10 @@ type Store struct {
 	pin        *bolt.Tx
 	mapReserve int64
 	logBuf     []byte
-	sinceCk    int  // batches committed since the last checkpoint
-	wasClean   bool // Open found Close's clean checkpoint (no garbage scan)
-	gcScanned  bool // Open scanned the index for unreferenced files
+	sinceCk    int         // batches committed since the last checkpoint
+	wasClean   bool        // Open found Close's clean checkpoint (no garbage scan)
+	leaked     atomic.Bool // a content file could not be removed while running
+	gcScanned  bool        // Open scanned the index for unreferenced files
 
 	// failed, once set (under cmu), refuses every further write (see fail).
 	failed error
@@ -271,7 +272,8 @@ func (s *Store) Close() error {
 		s.cmu.Unlock()
 		if failed == nil {
 			// A clean stop leaves nothing to replay.
-			if err := s.checkpoint(s.jr.seq, journalHeader, true); err != nil {
+			// A stop is clean when it leaves no unreferenced file behind.
+			if err := s.checkpoint(s.jr.seq, journalHeader, !s.leaked.Load()); err != nil {
 				s.closeErr = err
 			}
 		}
@@ -322,8 +324,9 @@ func (s *Store) dataDirHandle(idx int) (*os.File, error) {
 // cleanly last time, unreferenced content files. It runs in Open before any
 // request, so nothing is being written concurrently. Unreferenced files
 // come from crashes (a content file placed but never committed, a replaced
-// one not yet unlinked); after a clean Close there are none, and the scan,
-// which reads the whole index, is skipped.
+// one not yet unlinked) and from unlinks that failed; after a Close with
+// neither there are none, and the scan, which reads the whole index, is
+// skipped.
 func (s *Store) collectGarbage() error {
 	entries, err := os.ReadDir(s.tmpDir)
 	if err != nil {
@@ -441,7 +444,10 @@ func (s *Store) removeData(name string) {
 	if name == "" {
 		return
 	}
-	_ = os.Remove(s.dataPath(name))
+	if err := os.Remove(s.dataPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Left for the garbage scan: Close will not call the stop clean.
+		s.leaked.Store(true)
+	}
 }
 
 func syncDir(dir string) error {
