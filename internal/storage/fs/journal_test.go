@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -52,6 +53,10 @@ func mutate(t *testing.T, s *Store, m model, rng *rand.Rand, n int) {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		key := fmt.Sprintf("k%03d", rng.IntN(60))
+		if rng.IntN(20) == 0 {
+			toggleSide(t, s, m)
+			continue
+		}
 		switch r := rng.IntN(10); {
 		case r < 6:
 			size := 1 + rng.IntN(300)
@@ -88,9 +93,62 @@ func mutate(t *testing.T, s *Store, m model, rng *rand.Rand, n int) {
 	}
 }
 
-// checkModel asserts that bucket "bkt" of s holds exactly m.
+// sideBucket is the model's entry for whether bucket "side" exists.
+const sideBucket = "\x00side"
+
+// toggleSide creates bucket "side" with an object and an upload in
+// progress, or deletes it (with the object deleted first; the upload goes
+// with the bucket), and aborts an upload in "bkt": the bucket-table and
+// nested-table changes of the journal.
+func toggleSide(t *testing.T, s *Store, m model) {
+	t.Helper()
+	ctx := context.Background()
+	if m[sideBucket] == "" {
+		mkBucket(t, s, "side")
+		putString(t, s, "side", "o", "side object")
+		up, err := s.CreateMultipartUpload(ctx, "side", "mp", storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UploadPart(ctx, "side", "mp", up.UploadID, 1, strings.NewReader("part"), 4); err != nil {
+			t.Fatal(err)
+		}
+		m[sideBucket] = "1"
+	} else {
+		if err := s.DeleteObject(ctx, "side", "o"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteBucket(ctx, "side"); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, sideBucket)
+	}
+	up, err := s.CreateMultipartUpload(ctx, "bkt", "aborted", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UploadPart(ctx, "bkt", "aborted", up.UploadID, 1, strings.NewReader("gone"), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbortMultipartUpload(ctx, "bkt", "aborted", up.UploadID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkModel asserts that bucket "bkt" of s holds exactly m, and that
+// bucket "side" exists exactly when m says so, with its object.
 func checkModel(t *testing.T, s *Store, m model) {
 	t.Helper()
+	_, err := s.HeadBucket(context.Background(), "side")
+	if m[sideBucket] != "" {
+		if _, body := getString(t, s, "side", "o", nil); err != nil || body != "side object" {
+			t.Fatalf("bucket side: %v %q", err, body)
+		}
+	} else if !errors.Is(err, storage.ErrBucketNotFound) {
+		t.Fatalf("bucket side should not exist: %v", err)
+	}
+	m = maps.Clone(m)
+	delete(m, sideBucket)
 	res, err := s.ListObjects(context.Background(), "bkt", storage.ListOptions{MaxKeys: 1000})
 	if err != nil {
 		t.Fatalf("listing: %v", err)
