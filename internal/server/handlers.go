@@ -66,6 +66,12 @@ func (s *Server) gateway(stsQuery http.Handler, aw *auditWriter) (http.Handler, 
 		return nil, fmt.Errorf("open object store: %w", err)
 	}
 	s.closeFns = append(s.closeFns, backend.Close)
+	if r := backend.Opened(); r.New || r.CleanStop {
+		s.cfg.Log.Debug("object store opened", "new", r.New, "took", r.Took)
+	} else {
+		s.cfg.Log.Info("object store recovered after an unclean stop", "journal_records_replayed", r.Replayed,
+			"garbage_scan", r.GarbageScan, "took", r.Took)
+	}
 	return s3.New(s3.Config{
 		Authenticator: &sigv4.Verifier{Region: s.cfg.Region, Service: "s3", Source: credSource{s.Creds}},
 		Authorizer:    &authorizer{set: s.Policies.Set},

@@ -119,6 +119,7 @@ func (s *Store) openIndex() error {
 		return fail(fmt.Errorf("fs: initialising index: %w", err))
 	}
 	s.wasClean = haveCk && jr.ck.clean && jr.seq == jr.ck.nextSeq
+	s.fresh = !haveCk
 	if err := s.checkpoint(jr.seq, journalHeader, false); err != nil {
 		return fail(err)
 	}
@@ -140,6 +141,7 @@ func (s *Store) replay(payload []byte, seq uint64, start, end int64) error {
 	if err := s.db.Update(func(tx *bolt.Tx) error { return replayOps(tx, payload) }); err != nil {
 		return fmt.Errorf("%w: record %d: %w", errJournal, seq, err)
 	}
+	s.replayed++
 	if unpinned {
 		return s.checkpoint(seq+1, end, false)
 	}

@@ -189,7 +189,10 @@ type Store struct {
 	sinceCk    int         // batches committed since the last checkpoint
 	wasClean   bool        // Open found Close's clean checkpoint (no garbage scan)
 	leaked     atomic.Bool // a content file could not be removed while running
-	gcScanned  bool        // Open scanned the index for unreferenced files
+	replayed   int         // journal records Open replayed
+	fresh      bool        // Open found no journal checkpoint
+	opened     OpenReport
+	gcScanned  bool // Open scanned the index for unreferenced files
 
 	// failed, once set (under cmu), refuses every further write (see fail).
 	failed error
@@ -249,6 +252,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("fs: creating %s: %w", d, err)
 		}
 	}
+	start := time.Now()
 	if err := s.openIndex(); err != nil {
 		return nil, err
 	}
@@ -256,8 +260,22 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeIndex()
 		return nil, err
 	}
+	s.opened = OpenReport{New: s.fresh, CleanStop: s.wasClean, Replayed: s.replayed, GarbageScan: s.gcScanned, Took: time.Since(start)}
 	return s, nil
 }
+
+// OpenReport says what Open found and did, for the server to log: an
+// operator should see that a crash was recovered from, and what it cost.
+type OpenReport struct {
+	New         bool          // no journal checkpoint was found: a new store, or one written before the journal
+	CleanStop   bool          // the last run ended with Close
+	Replayed    int           // journal records applied since the last checkpoint
+	GarbageScan bool          // the index was scanned for unreferenced files
+	Took        time.Duration // how long Open took
+}
+
+// Opened returns what Open found and did.
+func (s *Store) Opened() OpenReport { return s.opened }
 
 // Close stops the store: it waits for in-flight index commits, then closes
 // the index. Readers already handed out keep working until they are closed.
