@@ -114,6 +114,7 @@ func newIdpSignCmd() *cobra.Command {
 		attrs                       []string
 		outFile                     string
 		rawXML, xmlDecl             bool
+		awsProvider                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "sign --org ORG --principal NAME --role ROLE",
@@ -134,7 +135,8 @@ Defaults match the s3fed server's SAML service-provider URLs:
                "s3fed-test-idp" when the CN is empty)
   Destination  <public-url>/m2m-saml-acs (also the Recipient)
   Audience     <public-url>/accounts/saml/<org>/metadata/
-  public-url   $S3FED_PUBLIC_URL, else http://127.0.0.1:9001
+  public-url   $S3FED_PUBLIC_URL, else $S3FED_API (the server's default
+               --public-url is its API address), else http://127.0.0.1:9001
 The assertion is valid from now for --ttl (default 5m, at most 24h).`,
 		Example: `  s3fed idp sign --org abc123 --principal alice@example.com --role reader
   s3fed idp sign --org abc123 --principal ci-bot --role writer --attribute team=ml --attribute team=infra
@@ -173,6 +175,9 @@ The assertion is valid from now for --ttl (default 5m, at most 24h).`,
 			if o.Attributes, err = idpParseAttributes(attrs); err != nil {
 				return err
 			}
+			if awsProvider != "" {
+				o.Attributes = idpAddAWSAttributes(o.Attributes, o.OrgID, o.Role, awsProvider, o.Principal)
+			}
 			o.XMLDeclaration = xmlDecl
 			x, err := idp.Sign(o)
 			if err != nil {
@@ -189,16 +194,13 @@ The assertion is valid from now for --ttl (default 5m, at most 24h).`,
 			return err
 		},
 	}
-	publicURL := os.Getenv("S3FED_PUBLIC_URL")
-	if publicURL == "" {
-		publicURL = idpDefaultPublicURL
-	}
 	f := cmd.Flags()
 	f.StringVar(&o.OrgID, "org", "", "s3fed organisation ID (names the default audience) (required)")
 	f.StringVar(&o.Principal, "principal", "", "principal: NameID and PrincipalName attribute, e.g. alice@example.com (required)")
 	f.StringVar(&o.Role, "role", "", "value of the Role attribute (required)")
 	f.StringVar(&o.Issuer, "issuer", "", "IdP entity ID (default: the certificate's CN)")
-	f.StringVar(&o.PublicURL, "public-url", publicURL, "s3fed --public-url the SP URLs derive from")
+	f.StringVar(&o.PublicURL, "public-url", idpPublicURL(), "s3fed --public-url the SP URLs derive from (default $S3FED_PUBLIC_URL, else $S3FED_API, else "+idpDefaultPublicURL+")")
+	f.StringVar(&awsProvider, "aws-saml-provider", "", "also add AWS's Role attribute (arn:aws:iam::ORG:role/ROLE,arn:aws:iam::ORG:saml-provider/CONFIG) and RoleSessionName (--principal), for aws sts assume-role-with-saml; the value is the config ID")
 	f.StringVar(&o.Audience, "audience", "", "Audience (default <public-url>/accounts/saml/<org>/metadata/)")
 	f.StringVar(&o.Destination, "destination", "", "Destination and Recipient (default <public-url>/m2m-saml-acs)")
 	f.StringVar(&o.Recipient, "recipient", "", "SubjectConfirmationData Recipient if it must differ from --destination")
@@ -215,6 +217,40 @@ The assertion is valid from now for --ttl (default 5m, at most 24h).`,
 		_ = cmd.MarkFlagRequired(name) // the flags exist; the error cannot happen
 	}
 	return cmd
+}
+
+// idpPublicURL is the default --public-url of 'idp sign': the server's
+// --public-url defaults to its API address, so an operator who pointed the
+// CLI at a server with S3FED_API (a non-default port, say) gets matching
+// Destination and Audience without setting anything else.
+func idpPublicURL() string {
+	for _, env := range []string{"S3FED_PUBLIC_URL", "S3FED_API"} {
+		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+			return v
+		}
+	}
+	return idpDefaultPublicURL
+}
+
+// AWS's SAML attributes that AssumeRoleWithSAML reads (AWS IAM "Configure
+// SAML assertions for the authentication response").
+const (
+	awsRoleAttribute        = "https://aws.amazon.com/SAML/Attributes/Role"
+	awsSessionNameAttribute = "https://aws.amazon.com/SAML/Attributes/RoleSessionName"
+)
+
+// idpAddAWSAttributes adds the attributes AssumeRoleWithSAML needs, so the
+// test IdP can sign for the AWS STS endpoint as well as for the JSON one.
+func idpAddAWSAttributes(attrs map[string][]string, org, role, config, principal string) map[string][]string {
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
+	attrs[awsRoleAttribute] = append(attrs[awsRoleAttribute],
+		"arn:aws:iam::"+org+":role/"+role+",arn:aws:iam::"+org+":saml-provider/"+config)
+	if len(attrs[awsSessionNameAttribute]) == 0 {
+		attrs[awsSessionNameAttribute] = []string{principal}
+	}
+	return attrs
 }
 
 // idpParseAttributes turns repeated NAME=VALUE flags into a multi-valued

@@ -115,7 +115,8 @@ func TestIdpSignCmd(t *testing.T) {
 	base := []string{"sign", "--org", "abc123", "--principal", "alice@example.com", "--role", "reader"}
 	tests := []struct {
 		name      string
-		env       string
+		env       string // S3FED_PUBLIC_URL
+		api       string // S3FED_API
 		args      []string
 		xml       bool
 		check     map[string]string // element path (or path@attr) -> value
@@ -135,6 +136,15 @@ func TestIdpSignCmd(t *testing.T) {
 			attrs: map[string][]string{idp.RoleAttribute: {"reader"}, idp.PrincipalNameAttribute: {"alice@example.com"}}},
 		{name: "env public url", env: "https://s3fed.example.com", args: base, signed: [2]bool{true, true},
 			check: map[string]string{"@Destination": "https://s3fed.example.com/m2m-saml-acs"}},
+		{name: "API address when no public url", api: "http://127.0.0.1:18001", args: base, signed: [2]bool{true, true},
+			check: map[string]string{"@Destination": "http://127.0.0.1:18001/m2m-saml-acs",
+				"Assertion/Conditions/AudienceRestriction/Audience": "http://127.0.0.1:18001/accounts/saml/abc123/metadata/"}},
+		{name: "public url beats API address", env: "https://s3fed.example.com", api: "http://127.0.0.1:18001", args: base, signed: [2]bool{true, true},
+			check: map[string]string{"@Destination": "https://s3fed.example.com/m2m-saml-acs"}},
+		{name: "AWS attributes for AssumeRoleWithSAML", args: append(append([]string{}, base...), "--aws-saml-provider", "cfg-1"), signed: [2]bool{true, true},
+			attrs: map[string][]string{idp.RoleAttribute: {"reader"}, idp.PrincipalNameAttribute: {"alice@example.com"},
+				"https://aws.amazon.com/SAML/Attributes/Role":            {"arn:aws:iam::abc123:role/reader,arn:aws:iam::abc123:saml-provider/cfg-1"},
+				"https://aws.amazon.com/SAML/Attributes/RoleSessionName": {"alice@example.com"}}},
 		{name: "flag public url beats env", env: "https://env.example.com",
 			args: append(append([]string{}, base...), "--public-url", "https://flag.example.com", "--sign", "assertion"), signed: [2]bool{false, true},
 			check: map[string]string{"Assertion/Conditions/AudienceRestriction/Audience": "https://flag.example.com/accounts/saml/abc123/metadata/"}},
@@ -169,6 +179,7 @@ func TestIdpSignCmd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("S3FED_PUBLIC_URL", tt.env)
+			t.Setenv("S3FED_API", tt.api)
 			out, err := runIdp(t, dir, tt.args...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -254,7 +265,7 @@ func TestIdpHelp(t *testing.T) {
 	}{
 		{[]string{"--help"}, []string{"keygen", "sign", "samlResponse"}},
 		{[]string{"keygen", "--help"}, []string{"--out-cert", "--key-type", "ecdsa-p256", "x509Certificate", "--force"}},
-		{[]string{"sign", "--help"}, []string{"--org", "--principal", "--role", "--ttl", "--sign", "--attribute", "/m2m-saml-acs", "/accounts/saml/<org>/metadata/", "s3fed-test-idp", "S3FED_PUBLIC_URL"}},
+		{[]string{"sign", "--help"}, []string{"--org", "--principal", "--role", "--ttl", "--sign", "--attribute", "/m2m-saml-acs", "/accounts/saml/<org>/metadata/", "s3fed-test-idp", "S3FED_PUBLIC_URL", "S3FED_API", "--aws-saml-provider"}},
 	} {
 		out, err := runIdp(t, t.TempDir(), tt.args...)
 		if err != nil {
