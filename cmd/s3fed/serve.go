@@ -48,6 +48,7 @@ variable (for example S3FED_DATA_DIR); a flag wins over the environment.`,
 	f.StringVar(&cfg.S3Addr, "s3-addr", cfg.S3Addr, "address of the S3 and STS listener (S3FED_S3_ADDR)")
 	f.StringVar(&cfg.APIAddr, "api-addr", cfg.APIAddr, "address of the JSON API listener (S3FED_API_ADDR)")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for state, objects and master keys (S3FED_DATA_DIR)")
+	f.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file, shared by replicas; default <data-dir>/master.key (S3FED_MASTER_KEY_FILE)")
 	f.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL for state shared by replicas; default SQLite in the data dir (S3FED_DATABASE_URL)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL of the SAML SP endpoints; default http(s)://<api-addr> (S3FED_PUBLIC_URL)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for TLS on both listeners (S3FED_TLS_CERT)")

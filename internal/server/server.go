@@ -50,6 +50,8 @@ type Config struct {
 	// DatabaseURL, when set (postgres://...), keeps state in PostgreSQL so
 	// that several replicas share it; empty means SQLite under DataDir.
 	DatabaseURL string
+	// MasterKeyFile is the master key file; "" means <DataDir>/master.key.
+	MasterKeyFile string
 	// RootToken, when set, becomes the root token (S3FED_ROOT_TOKEN).
 	RootToken string
 	Log       *slog.Logger
@@ -122,7 +124,11 @@ func OpenState(ctx context.Context, dataDir, databaseURL string) (store.Store, e
 	return sqlite.Open(ctx, StatePath(dataDir))
 }
 
-// New opens state and keys and builds the handlers; Serve starts them.
+// New binds both listeners, opens state and keys and builds the handlers;
+// Serve starts them. The order matters: a start that fails (a busy port, a
+// bad TLS key, a missing master key) must fail before it creates anything
+// or prints the one-time root token, so binding comes first and the root
+// token comes last.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -133,42 +139,44 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Out == nil {
 		cfg.Out = os.Stdout
 	}
-	st, err := OpenState(ctx, cfg.DataDir, cfg.DatabaseURL)
-	if err != nil {
-		return nil, err
+	if cfg.MasterKeyFile == "" {
+		cfg.MasterKeyFile = filepath.Join(cfg.DataDir, "master.key")
 	}
-	s := &Server{cfg: cfg, Store: st}
-	s.closeFns = append(s.closeFns, st.Close)
-	if s.Keys, err = LoadOrCreateKeyring(filepath.Join(cfg.DataDir, "master.key")); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.ensureRootToken(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	s.Creds = &creds.Cache{Keys: s.Keys, Source: st}
-
+	s := &Server{cfg: cfg}
 	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
-			s.Close()
 			return nil, fmt.Errorf("load TLS key pair: %w", err)
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	var err error
 	if s.apiLn, err = listen(cfg.APIAddr, tlsCfg); err != nil {
-		s.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
+	s.closeFns = append(s.closeFns, s.apiLn.Close)
 	if s.s3Ln, err = listen(cfg.S3Addr, tlsCfg); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("S3 listener: %w", err)
 	}
+	s.closeFns = append(s.closeFns, s.s3Ln.Close)
 	if s.cfg.PublicURL == "" {
 		s.cfg.PublicURL = cfg.scheme() + "://" + s.apiLn.Addr().String()
 	}
+
+	st, err := OpenState(ctx, cfg.DataDir, cfg.DatabaseURL)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Store = st
+	s.closeFns = append(s.closeFns, st.Close)
+	if s.Keys, err = loadMasterKey(ctx, st, cfg.MasterKeyFile); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Creds = &creds.Cache{Keys: s.Keys, Source: st}
 	apiHandler, s3Handler, err := s.handlers()
 	if err != nil {
 		s.Close()
@@ -177,7 +185,55 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	errLog := slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)
 	s.api = &http.Server{Handler: jsonapi.Middleware(cfg.Log, apiHandler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 	s.s3 = &http.Server{Handler: s3Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+	// Last: from here nothing can fail, so a printed root token is one the
+	// operator can use.
+	if err := s.ensureRootToken(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// hasState reports whether the state store already holds what a previous
+// start created: the root token row (every completed start writes it) or
+// any org.
+func hasState(ctx context.Context, st store.Store) (bool, error) {
+	if _, err := st.GetToken(ctx, store.RootTokenID); err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, fmt.Errorf("read root token: %w", err)
+	}
+	orgs, err := st.ListOrgs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("list orgs: %w", err)
+	}
+	return len(orgs) > 0, nil
+}
+
+// loadMasterKey reads the master key file. Only a first start (the state
+// holds nothing yet) may create it: with existing state a new key would
+// silently invalidate every issued access key, so a missing or unreadable
+// file is a refusal that says what to restore.
+func loadMasterKey(ctx context.Context, st store.Store, path string) (*creds.Keyring, error) {
+	restore := "restore it from your backup (or point --master-key-file / S3FED_MASTER_KEY_FILE at the file " +
+		"the other replicas use); it must be the file this state was created with, mode 0600"
+	_, statErr := os.Stat(path)
+	if errors.Is(statErr, os.ErrNotExist) {
+		existing, err := hasState(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("check the state before creating a master key: %w", err)
+		}
+		if existing {
+			return nil, fmt.Errorf("master key file %s is missing, but the state already holds orgs, tokens or keys "+
+				"created with a master key; s3fed does not start with a new key, because every issued access key "+
+				"would fail with SignatureDoesNotMatch: %s", path, restore)
+		}
+	}
+	kr, err := LoadOrCreateKeyring(path)
+	if err != nil && !errors.Is(statErr, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w; %s", err, restore)
+	}
+	return kr, err
 }
 
 func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
