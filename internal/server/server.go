@@ -215,8 +215,9 @@ func hasState(ctx context.Context, st store.Store) (bool, error) {
 // silently invalidate every issued access key, so a missing or unreadable
 // file is a refusal that says what to restore.
 func loadMasterKey(ctx context.Context, st store.Store, path string) (*creds.Keyring, error) {
-	restore := "restore it from your backup (or point --master-key-file / S3FED_MASTER_KEY_FILE at the file " +
-		"the other replicas use); it must be the file this state was created with, mode 0600"
+	restore := "restore the master key file this state was created with from your backup (mode 0600), " +
+		"or point --master-key-file (S3FED_MASTER_KEY_FILE) at the file the other replicas use; " +
+		"see \"Backup and restore\" in the README"
 	_, statErr := os.Stat(path)
 	if errors.Is(statErr, os.ErrNotExist) {
 		existing, err := hasState(ctx, st)
@@ -225,12 +226,12 @@ func loadMasterKey(ctx context.Context, st store.Store, path string) (*creds.Key
 		}
 		if existing {
 			return nil, fmt.Errorf("master key file %s is missing, but the state already holds orgs, tokens or keys "+
-				"created with a master key; s3fed does not start with a new key, because every issued access key "+
-				"would fail with SignatureDoesNotMatch: %s", path, restore)
+				"made with a master key (s3fed does not start with a new key: every issued access key would fail "+
+				"with SignatureDoesNotMatch): %s", path, restore)
 		}
 	}
 	kr, err := LoadOrCreateKeyring(path)
-	if err != nil && !errors.Is(statErr, os.ErrNotExist) {
+	if err != nil && !errors.Is(statErr, os.ErrNotExist) && !errors.Is(err, errKeyFileMode) {
 		return nil, fmt.Errorf("%w; %s", err, restore)
 	}
 	return kr, err
@@ -358,6 +359,10 @@ type keyringFile struct {
 	Keys    map[string]string `json:"keys"`
 }
 
+// errKeyFileMode refuses a master key file others may read; the fix is a
+// chmod, not a restore.
+var errKeyFileMode = errors.New("it must not be readable by group or others (chmod 600)")
+
 // LoadOrCreateKeyring reads the master key file, creating it with one random
 // key on first start. A file readable by others is refused: these keys derive
 // every issued secret.
@@ -384,7 +389,7 @@ func LoadOrCreateKeyring(path string) (*creds.Keyring, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("read master key file: %w", err)
 	} else if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("master key file %s has mode %s; it must not be readable by group or others (chmod 600)", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("master key file %s has mode %s; %w", path, fi.Mode().Perm(), errKeyFileMode)
 	}
 	var kf keyringFile
 	if err := json.Unmarshal(data, &kf); err != nil {
