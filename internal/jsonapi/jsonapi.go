@@ -15,8 +15,11 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Error is an API error: an HTTP status, a stable machine code from API.md's
@@ -28,9 +31,22 @@ type Error struct {
 	// Details are extra fields of the error body, such as the full problem
 	// list of a refused policy document.
 	Details map[string]any
+	// Err is the underlying cause. It is never sent to the client; for a
+	// 5xx the middleware logs it with the request ID, so that an operator
+	// can tell a refused database write from a bug. It must not hold a
+	// secret, a token, a signature or a whole assertion.
+	Err error
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap exposes the cause to errors.Is / errors.As.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf builds an *Error.
 func Errorf(status int, code, format string, args ...any) *Error {
@@ -58,13 +74,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError writes err as API.md's error body. An error that is not an
-// *Error is a bug: it is logged with the request ID and answered as a 500
-// without its text, which may hold internals.
+// *Error is a bug or a failing dependency: it is answered as a 500 without
+// its text, which may hold internals, and the middleware logs it with the
+// request ID (as it logs the cause of any other 5xx).
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *Error
 	if !errors.As(err, &ae) {
-		slog.ErrorContext(r.Context(), "internal error", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the request ID is in the server log"}
+	}
+	if ae.Status >= 500 && !NoteError(r.Context(), err) {
+		// Outside the middleware: log here so the cause is not lost.
+		slog.ErrorContext(r.Context(), "server error", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", ae.Status, "err", err)
 	}
 	body := map[string]any{}
 	for k, v := range ae.Details {
@@ -72,6 +93,33 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body["code"], body["message"] = ae.Code, ae.Message
 	WriteJSON(w, ae.Status, body)
+}
+
+// NoteError records err as the cause of the answer to the request ctx
+// belongs to; the middleware's log line carries it when the answer is a
+// 5xx. Handlers that write a 5xx themselves (not through WriteError) call
+// it. It reports false when ctx is not a request under Middleware.
+func NoteError(ctx context.Context, err error) bool {
+	st, ok := ctx.Value(stateKey).(*requestState)
+	if !ok {
+		return false
+	}
+	st.mu.Lock()
+	st.err = err
+	st.mu.Unlock()
+	return true
+}
+
+// requestState is what a request's handlers tell the middleware's log line.
+type requestState struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (st *requestState) cause() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.err
 }
 
 // Decode reads a JSON object from r's body into v strictly: the content type
@@ -153,7 +201,10 @@ func RequireContentType(r *http.Request, want string) error {
 
 type ctxKey int
 
-const requestIDKey ctxKey = 1
+const (
+	requestIDKey ctxKey = 1
+	stateKey     ctxKey = 2
+)
 
 // RequestID returns the request ID the middleware put in ctx.
 func RequestID(ctx context.Context) string {
@@ -175,21 +226,38 @@ func NewRequestID() string {
 
 // Middleware gives every request an ID (X-Request-Id in the answer and in
 // the log line), recovers panics into a logged 500 and logs one line per
-// request with slog.
+// request with slog: INFO normally, ERROR with the underlying error ("err")
+// when the answer is a 5xx, so that no server error is logged without its
+// cause.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := NewRequestID()
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(WithRequestID(r.Context(), id))
+		st := &requestState{}
+		r = r.WithContext(context.WithValue(WithRequestID(r.Context(), id), stateKey, st))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("panic", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if !sw.wrote {
 					WriteError(sw, r, fmt.Errorf("panic: %v", p))
 				}
 			}
-			log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "remote", r.RemoteAddr)
+			attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "remote", r.RemoteAddr,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+			if sw.status < 500 {
+				log.Info("request", attrs...)
+				return
+			}
+			cause := st.cause()
+			if cause == nil {
+				cause = errors.New("no cause was recorded for this answer (a bug: the handler should return or note its error)")
+			}
+			log.Error("request", append(attrs, "err", cause.Error())...)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -46,6 +46,7 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.Store.Ping(ctx); err != nil {
+			jsonapi.NoteError(r.Context(), fmt.Errorf("state store ping: %w", err))
 			jsonapi.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "state store does not answer"})
 			return nil
 		}

@@ -335,7 +335,8 @@ func MappingError(err error) error {
 // (the replay cache): the exchange fails closed and the client may retry.
 func unavailable(err error) error {
 	if errors.Is(err, saml.ErrReplayCacheUnavailable) {
-		return jsonapi.Errorf(http.StatusServiceUnavailable, "unavailable", "the replay cache could not be consulted, so the assertion was refused; retry shortly")
+		return &jsonapi.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "the replay cache could not be consulted, so the assertion was refused; retry shortly", Err: err}
 	}
 	return err
 }

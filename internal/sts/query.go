@@ -30,9 +30,13 @@ type stsError struct {
 	Status  int
 	Code    string
 	Message string
+	// Err is the cause, logged (never answered) when Status is a 5xx.
+	Err error
 }
 
 func (e *stsError) Error() string { return e.Code + ": " + e.Message }
+
+func (e *stsError) Unwrap() error { return e.Err }
 
 func stsErr(status int, code, format string, args ...any) *stsError {
 	return &stsError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -49,8 +53,15 @@ func (s *Service) QueryHandler() http.Handler {
 		if err := s.query(w, r); err != nil {
 			var se *stsError
 			if !errors.As(err, &se) {
-				s.Log.ErrorContext(r.Context(), "sts internal error", "request_id", reqID, "err", err)
 				se = stsErr(http.StatusInternalServerError, "InternalFailure", "internal error; the request ID is in the server log")
+				se.Err = err
+			}
+			if se.Status >= 500 {
+				cause := se.Err
+				if cause == nil {
+					cause = errors.New("no cause was recorded for this answer")
+				}
+				s.Log.ErrorContext(r.Context(), "sts: server error", "request_id", reqID, "status", se.Status, "code", se.Code, "err", cause.Error())
 			}
 			writeXML(w, se.Status, struct {
 				XMLName xml.Name `xml:"ErrorResponse"`
@@ -135,7 +146,9 @@ func stsFromAPI(err error) error {
 	case "rate_limited":
 		return stsErr(http.StatusBadRequest, "Throttling", "%s", ae.Message)
 	case "unavailable":
-		return stsErr(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", ae.Message)
+		se := stsErr(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", ae.Message)
+		se.Err = err
+		return se
 	}
 	if ae.Status == http.StatusForbidden {
 		return stsErr(http.StatusForbidden, "AccessDenied", "%s", ae.Message)
