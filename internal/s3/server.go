@@ -155,8 +155,12 @@ type AccessEvent struct {
 	// refused before an operation was identified.
 	Action   string
 	Resource string
-	// Decision is "Allow" or "Deny"; requests refused before authorisation
-	// (bad signature, unknown key, malformed request) are "Deny".
+	// Decision is the audit outcome: "Allow" or "Deny" when a policy
+	// decided; requests refused before authorisation (bad signature,
+	// unknown key, malformed request) are "Deny". A request that ends in a
+	// 5xx before any policy decided (501 NotImplemented, a failing
+	// dependency) is "failure": nothing was allowed or denied, and
+	// ErrorCode says what happened.
 	Decision string
 	// Statement is the deciding "policy/statement", or "".
 	Statement string
@@ -295,6 +299,7 @@ type request struct {
 	// ev is the request's access event; events holds extra per-key events
 	// (DeleteObjects) logged instead of ev when ev is suppressed.
 	ev         AccessEvent
+	decided    bool // a policy decided ev.Decision
 	suppressEv bool
 	start      time.Time
 }
@@ -449,6 +454,7 @@ func (rq *request) authorize(action, bucket, key, prefix string) error {
 	rq.ev.Action = action
 	rq.ev.Resource = resourceOf(bucket, key)
 	rq.ev.Statement = d.Statement
+	rq.decided = true
 	if !d.Allowed {
 		rq.ev.Decision = "Deny"
 		return deniedError(d, foreign)
@@ -514,8 +520,18 @@ func deniedError(d AuthzDecision, foreign bool) *Error {
 // fail writes err as an S3 error unless an answer was already started.
 func (rq *request) fail(err error) {
 	ae := toAPIError(err)
-	if ae.Status >= 500 {
-		rq.s.log.Error("s3: internal error", "request_id", rq.id, "method", rq.r.Method, "path", rq.r.URL.EscapedPath(), "err", err)
+	switch {
+	case ae.Status == http.StatusNotImplemented:
+		// A feature s3fed lacks, asked for by a client: worth knowing,
+		// not a fault.
+		rq.s.log.Info("s3: not implemented", "request_id", rq.id, "method", rq.r.Method, "path", rq.r.URL.EscapedPath(),
+			"operation", rq.ev.Operation, "message", ae.Message)
+	case ae.Status >= 500:
+		rq.s.log.Error("s3: server error", "request_id", rq.id, "method", rq.r.Method, "path", rq.r.URL.EscapedPath(),
+			"status", ae.Status, "code", ae.Code, "err", err.Error())
+	}
+	if ae.Status >= 500 && !rq.decided {
+		rq.ev.Decision = "failure"
 	}
 	rq.ev.ErrorCode = ae.Code
 	if rq.w.wroteHeader {

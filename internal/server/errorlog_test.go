@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3fed/s3fed/internal/identity"
+	"github.com/s3fed/s3fed/internal/store"
 )
 
 // linesWith returns the JSON log lines that carry request ID id.
@@ -95,5 +96,72 @@ func TestServerErrorsLogCause(t *testing.T) {
 	}
 	if id := re.ServiceRequestID(); !causeLogged(logs.String(), id, cause) {
 		t.Errorf("S3 %d logged without its cause: %v", re.HTTPStatusCode(), linesWith(logs.String(), id))
+	}
+}
+
+// TestNotImplementedIsNotAnError: an S3 operation s3fed does not implement
+// answers 501 NotImplemented; that is neither a server error (no ERROR log
+// line, an INFO one saying what) nor a policy decision (audited with
+// outcome "failure" and code NotImplemented, not "Deny").
+func TestNotImplementedIsNotAnError(t *testing.T) {
+	t.Setenv("AWS_CA_BUNDLE", "")
+	cfg, out, logs := testConfig(t, t.TempDir())
+	r := start(t, cfg)
+	tok := out.rootToken()
+	api := "http://" + r.srv.APIAddr()
+	req, _ := http.NewRequest("POST", api+"/v1/admin/orgs", strings.NewReader(`{"id":"acme"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create org: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	rec, cred, err := r.srv.Keys.Mint(identity.Identity{OrgID: "acme", ConfigID: "c", PrincipalName: "saml/alice", Role: "r"}, nil, time.Hour, time.Now(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.srv.Store.Update(t.Context(), func(tx store.Tx) error { return tx.CreateAccessKey(t.Context(), rec) }); err != nil {
+		t.Fatal(err)
+	}
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + r.srv.S3Addr()), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(cred.Key.ID, cred.Secret, ""), RetryMaxAttempts: 1})
+	_, err = c.GetBucketCors(t.Context(), &s3.GetBucketCorsInput{Bucket: aws.String("some-bucket")})
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != 501 {
+		t.Fatalf("GetBucketCors: %v, want 501 NotImplemented", err)
+	}
+	id := re.ServiceRequestID()
+	lines := linesWith(logs.String(), id)
+	if len(lines) == 0 {
+		t.Fatalf("the 501 is not logged at all:\n%s", logs)
+	}
+	for _, m := range lines {
+		if m["level"] == "ERROR" {
+			t.Errorf("501 logged as an error: %v", m)
+		}
+		if msg, _ := m["msg"].(string); !strings.Contains(msg, "not implemented") {
+			t.Errorf("501 line %v does not say not implemented", m)
+		}
+	}
+
+	st, body, _ := get(t, client, api+"/v1/admin/orgs/acme/audit?limit=10", tok)
+	if st != 200 {
+		t.Fatalf("audit: %d %v", st, body)
+	}
+	evs, _ := body["events"].([]any)
+	found := false
+	for _, e := range evs {
+		ev, _ := e.(map[string]any)
+		if ev["requestId"] != id {
+			continue
+		}
+		found = true
+		if ev["outcome"] != "failure" || ev["code"] != "NotImplemented" {
+			t.Errorf("501 audited as outcome %v code %v, want failure / NotImplemented: %v", ev["outcome"], ev["code"], ev)
+		}
+	}
+	if !found {
+		t.Errorf("no audit event for request %s: %v", id, evs)
 	}
 }
