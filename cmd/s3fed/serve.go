@@ -58,6 +58,10 @@ variable (for example S3FED_DATA_DIR); a flag wins over the environment.`,
 	f.StringVar(&cfg.Region, "region", cfg.Region, "S3 region name (S3FED_REGION)")
 	f.Float64Var(&cfg.ExchangeRate, "exchange-rate", cfg.ExchangeRate, "exchanges per second allowed per client IP; 0 disables the limit (S3FED_EXCHANGE_RATE)")
 	f.IntVar(&cfg.ExchangeBurst, "exchange-burst", cfg.ExchangeBurst, "exchanges a client IP may make at once (S3FED_EXCHANGE_BURST)")
+	f.DurationVar(&cfg.Timeouts.ReadHeader, "header-timeout", cfg.Timeouts.ReadHeader, "time a client has to send a request's headers, both listeners (S3FED_HEADER_TIMEOUT)")
+	f.DurationVar(&cfg.Timeouts.Idle, "idle-timeout", cfg.Timeouts.Idle, "idle keep-alive connections are closed after this, both listeners (S3FED_IDLE_TIMEOUT)")
+	f.DurationVar(&cfg.Timeouts.APIBody, "api-body-timeout", cfg.Timeouts.APIBody, "time a client has to send a whole JSON API, exchange or STS request body (S3FED_API_BODY_TIMEOUT)")
+	f.DurationVar(&cfg.Timeouts.S3BodyStall, "s3-stall-timeout", cfg.Timeouts.S3BodyStall, "an S3 request body that sends no bytes for this long is ended (S3FED_S3_STALL_TIMEOUT)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (S3FED_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", "text", "text or json (S3FED_LOG_FORMAT)")
 	return cmd

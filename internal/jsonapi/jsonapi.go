@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/s3fed/s3fed/internal/bodytimeout"
 )
 
 // Error is an API error: an HTTP status, a stable machine code from API.md's
@@ -155,6 +157,8 @@ func decodeError(err error, limit int64) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, bodytimeout.ErrTimeout):
+		return Errorf(http.StatusRequestTimeout, "request_timeout", "%v; send the whole request body at once", err)
 	case errors.As(err, &mbe):
 		return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than the limit of %d bytes", limit)
 	case errors.Is(err, io.EOF):

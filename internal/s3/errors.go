@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/s3fed/s3fed/internal/bodytimeout"
 	"github.com/s3fed/s3fed/internal/s3/sigv4"
 	"github.com/s3fed/s3fed/internal/storage"
 )
@@ -73,6 +74,12 @@ var (
 // the S3 error the client sees. Unknown errors are InternalError (500): a bug
 // or an unavailable dependency, logged by the caller.
 func toAPIError(err error) *Error {
+	if errors.Is(err, bodytimeout.ErrTimeout) {
+		// Before the other checks: the verifier and the backend wrap a
+		// failed body read as IncompleteBody, but the client was too slow.
+		return &Error{Code: "RequestTimeout", Status: http.StatusBadRequest,
+			Message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.", Err: err}
+	}
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3fed/s3fed/internal/bodytimeout"
 	"github.com/s3fed/s3fed/internal/identity"
 	"github.com/s3fed/s3fed/internal/s3/sigv4"
 	"github.com/s3fed/s3fed/internal/storage"
@@ -212,7 +213,20 @@ type Config struct {
 	SourceIP func(r *http.Request) netip.Addr
 	// Now is the clock for Last-Modified-free decisions; nil is time.Now.
 	Now func() time.Time
+	// BodyStallTimeout ends a request body that sends no bytes for this
+	// long (RequestTimeout); an upload may otherwise take as long as it
+	// needs. 0 means DefaultBodyStallTimeout.
+	BodyStallTimeout time.Duration
+	// STSBodyTimeout bounds the whole body of an STS query API request
+	// (small, anonymous). 0 means DefaultSTSBodyTimeout.
+	STSBodyTimeout time.Duration
 }
+
+// Defaults of the body timeouts (Config).
+const (
+	DefaultBodyStallTimeout = 60 * time.Second
+	DefaultSTSBodyTimeout   = 30 * time.Second
+)
 
 // Server is the S3 front door, an http.Handler for the S3 listener.
 type Server struct {
@@ -228,6 +242,8 @@ type Server struct {
 	log       *slog.Logger
 	sourceIP  func(*http.Request) netip.Addr
 	now       func() time.Time
+	stall     time.Duration
+	stsBody   time.Duration
 }
 
 // New checks cfg and builds a Server.
@@ -247,6 +263,13 @@ func New(cfg Config) (*Server, error) {
 		accessLog: cfg.AccessLog, sts: cfg.STS, region: cfg.Region,
 		domain:   strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(cfg.Domain, "."), ".")),
 		validate: cfg.PolicyValidator, log: cfg.Logger, sourceIP: cfg.SourceIP, now: cfg.Now,
+		stall: cfg.BodyStallTimeout, stsBody: cfg.STSBodyTimeout,
+	}
+	if s.stall <= 0 {
+		s.stall = DefaultBodyStallTimeout
+	}
+	if s.stsBody <= 0 {
+		s.stsBody = DefaultSTSBodyTimeout
 	}
 	if s.region == "" {
 		s.region = "us-east-1"
@@ -308,9 +331,11 @@ type request struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bucket, key, rerr := s.route(r)
 	if rerr == nil && bucket == "" && key == "" && s.sts != nil && r.Method == http.MethodPost && isForm(r) && sigv4.IsAnonymous(r) {
+		bodytimeout.Total(w, r, s.stsBody)
 		s.sts.ServeHTTP(w, r)
 		return
 	}
+	bodytimeout.Stall(w, r, s.stall)
 	rq := &request{
 		s: s, r: r, ctx: r.Context(), id: newRequestID(), hostID: newHostID(),
 		w:      &responseWriter{ResponseWriter: w},

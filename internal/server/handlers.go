@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/s3fed/s3fed/internal/admin"
+	"github.com/s3fed/s3fed/internal/bodytimeout"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/policy"
 	"github.com/s3fed/s3fed/internal/s3"
@@ -60,6 +61,14 @@ func (s *Server) handlers() (api http.Handler, s3h http.Handler, err error) {
 	return rt, s.inflight.wrap(s3h), nil
 }
 
+// apiBodyTimeout makes every JSON API request body due within d.
+func apiBodyTimeout(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bodytimeout.Total(w, r, d)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // gateway builds the S3 front door over the embedded store.
 func (s *Server) gateway(stsQuery http.Handler, aw *auditWriter) (http.Handler, error) {
 	backend, err := fs.Open(filepath.Join(s.cfg.DataDir, "objects"), fs.Options{})
@@ -83,6 +92,10 @@ func (s *Server) gateway(stsQuery http.Handler, aw *auditWriter) (http.Handler, 
 		Region:        s.cfg.Region,
 		Domain:        s.cfg.S3Domain,
 		Logger:        s.cfg.Log,
+		// The STS query API shares the listener but, like the JSON
+		// exchange, takes a small body that must arrive whole in time.
+		BodyStallTimeout: s.cfg.Timeouts.S3BodyStall,
+		STSBodyTimeout:   s.cfg.Timeouts.APIBody,
 		PolicyValidator: func(bucket string, doc []byte) error {
 			_, err := policy.ParseBucketPolicy(doc, bucket)
 			return err

@@ -54,15 +54,47 @@ type Config struct {
 	MasterKeyFile string
 	// RootToken, when set, becomes the root token (S3FED_ROOT_TOKEN).
 	RootToken string
-	Log       *slog.Logger
+	// Timeouts bound what slow or stalled clients can hold.
+	Timeouts Timeouts
+	Log      *slog.Logger
 	// Out receives the one-time root token banner and the listening lines.
 	Out io.Writer
 }
 
+// Timeouts are the listeners' limits on slow clients (docs/operations.md):
+// without them a client that opens connections and sends nothing, or sends
+// a body a byte at a time, holds a connection and a goroutine each, for
+// ever, on endpoints that need no credentials.
+type Timeouts struct {
+	// ReadHeader bounds the request line and headers, on both listeners;
+	// it also closes a new connection that sends nothing.
+	ReadHeader time.Duration
+	// Idle closes a keep-alive connection with no request in flight.
+	Idle time.Duration
+	// APIBody bounds a whole request body on the JSON API (admin and
+	// exchange endpoints) and on the STS query API: they are small (at
+	// most 512 KiB), so a body still arriving after this is a slow client.
+	APIBody time.Duration
+	// S3BodyStall ends an S3 request body that sends no bytes for this
+	// long. An upload may take as long as it needs while bytes flow.
+	S3BodyStall time.Duration
+}
+
+// Default timeouts: generous for real clients on slow links, short enough
+// that a slow client cannot pile up connections.
+const (
+	DefaultReadHeaderTimeout  = 10 * time.Second
+	DefaultIdleTimeout        = 2 * time.Minute
+	DefaultAPIBodyTimeout     = 30 * time.Second
+	DefaultS3BodyStallTimeout = 60 * time.Second
+)
+
 // Defaults returns the configuration of a bare `s3fed serve`.
 func Defaults() Config {
 	return Config{S3Addr: "127.0.0.1:9000", APIAddr: "127.0.0.1:9001", DataDir: "./s3fed-data",
-		ClockSkew: 60 * time.Second, Region: "us-east-1", ExchangeRate: 20, ExchangeBurst: 40}
+		ClockSkew: 60 * time.Second, Region: "us-east-1", ExchangeRate: 20, ExchangeBurst: 40,
+		Timeouts: Timeouts{ReadHeader: DefaultReadHeaderTimeout, Idle: DefaultIdleTimeout,
+			APIBody: DefaultAPIBodyTimeout, S3BodyStall: DefaultS3BodyStallTimeout}}
 }
 
 // Validate checks the configuration before anything is created.
@@ -81,6 +113,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Region == "" {
 		return errors.New("--region must not be empty")
+	}
+	for _, t := range []struct {
+		flag string
+		d    time.Duration
+	}{
+		{"--header-timeout", c.Timeouts.ReadHeader}, {"--idle-timeout", c.Timeouts.Idle},
+		{"--api-body-timeout", c.Timeouts.APIBody}, {"--s3-stall-timeout", c.Timeouts.S3BodyStall},
+	} {
+		if t.d <= 0 {
+			return fmt.Errorf("%s must be positive (got %s)", t.flag, t.d)
+		}
 	}
 	return nil
 }
@@ -183,8 +226,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	errLog := slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)
-	s.api = &http.Server{Handler: jsonapi.Middleware(cfg.Log, apiHandler), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
-	s.s3 = &http.Server{Handler: s3Handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
+	to := cfg.Timeouts
+	// Request bodies are bounded per request (bodytimeout), not with
+	// ReadTimeout: see Timeouts.
+	s.api = &http.Server{Handler: jsonapi.Middleware(cfg.Log, apiBodyTimeout(apiHandler, to.APIBody)),
+		ReadHeaderTimeout: to.ReadHeader, IdleTimeout: to.Idle, ErrorLog: errLog}
+	s.s3 = &http.Server{Handler: s3Handler, ReadHeaderTimeout: to.ReadHeader, IdleTimeout: to.Idle, ErrorLog: errLog}
 	// Last: from here nothing can fail, so a printed root token is one the
 	// operator can use.
 	if err := s.ensureRootToken(ctx); err != nil {

@@ -151,7 +151,11 @@ func (s *Service) fail(ctx context.Context, x *exchange, err error) error {
 	} else {
 		x.ev.Code = "internal"
 	}
-	if aerr := s.Store.AppendEvents(ctx, []store.Event{x.ev}); aerr != nil {
+	// A refusal is audited even when the client is gone (a body that timed
+	// out, a dropped connection): its request context is already cancelled.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if aerr := s.Store.AppendEvents(actx, []store.Event{x.ev}); aerr != nil {
 		s.Log.Error("audit write failed", "err", aerr, "request_id", x.ev.RequestID)
 	}
 	return err

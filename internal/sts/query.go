@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/s3fed/s3fed/internal/admin"
+	"github.com/s3fed/s3fed/internal/bodytimeout"
 	"github.com/s3fed/s3fed/internal/creds"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/mapping"
@@ -108,6 +109,9 @@ func (s *Service) query(w http.ResponseWriter, r *http.Request) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return stsErr(http.StatusRequestEntityTooLarge, "ValidationError", "request body is larger than %d bytes", MaxExchangeBody)
+		}
+		if errors.Is(err, bodytimeout.ErrTimeout) {
+			return stsErr(http.StatusRequestTimeout, "RequestTimeout", "%v; send the whole request body at once", err)
 		}
 		return stsErr(http.StatusBadRequest, "MalformedQueryString", "cannot parse the form body: %v", err)
 	}
