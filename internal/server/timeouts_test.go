@@ -116,6 +116,10 @@ func TestHeaderAndIdleTimeouts(t *testing.T) {
 				t.Errorf("closed after %s, before the header timeout %s", el, tick)
 			}
 		})
+		t.Run(name+" silent", func(t *testing.T) {
+			c := slowConn(t, addr)
+			expectClosed(t, bufio.NewReader(c), "a connection that sends nothing")
+		})
 		t.Run(name+" idle", func(t *testing.T) {
 			c := slowConn(t, addr)
 			fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
