@@ -158,18 +158,29 @@ func (s *Source) now() time.Time {
 func (s *Source) KeySet(ctx context.Context, refresh bool) (*oidc.KeySet, error) {
 	s.mu.Lock()
 	now := s.now()
-	seen := s.lastAttempt
-	need := s.set == nil || !now.Before(s.expires) || refresh
-	if !need || !s.mayFetch(now) {
+	seen := s.fetches
+	haveKeys := s.set != nil
+	need := !haveKeys || !now.Before(s.expires) || refresh
+	if !need || (haveKeys && !s.mayFetch(now)) {
 		defer s.mu.Unlock()
 		return s.current()
 	}
 	s.mu.Unlock()
 
-	s.fetchMu.Lock()
+	if haveKeys && !refresh {
+		// Expired keys are still good while a refetch runs: a caller that
+		// finds one in flight serves them instead of waiting on the issuer.
+		if !s.fetchMu.TryLock() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.current()
+		}
+	} else {
+		s.fetchMu.Lock()
+	}
 	defer s.fetchMu.Unlock()
 	s.mu.Lock()
-	if !s.lastAttempt.Equal(seen) { // another caller fetched while we waited
+	if s.fetches != seen || !s.mayFetch(s.now()) { // another caller fetched while we waited
 		defer s.mu.Unlock()
 		return s.current()
 	}
