@@ -21,7 +21,6 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -109,28 +108,7 @@ func DefaultSAML(a *saml.Assertion, orgID, configID string) (identity.Identity, 
 	if err := checkCaller(a, orgID, configID); err != nil {
 		return identity.Identity{}, err
 	}
-	role, err := singleValue(a.Attributes, CoreWeaveRoleAttribute, true)
-	if err != nil {
-		return identity.Identity{}, err
-	}
-	if err := checkRole(role, "attribute "+CoreWeaveRoleAttribute); err != nil {
-		return identity.Identity{}, err
-	}
-
-	subject, source := "", ""
-	if _, ok := a.Attributes[CoreWeavePrincipalNameAttribute]; ok {
-		subject, err = singleValue(a.Attributes, CoreWeavePrincipalNameAttribute, false)
-		if err != nil {
-			return identity.Identity{}, err
-		}
-		source = "attribute " + CoreWeavePrincipalNameAttribute
-	} else {
-		subject, source = a.NameID, "NameID"
-		if subject == "" {
-			return identity.Identity{}, notMet("no principal: the assertion has no %s attribute and an empty NameID", CoreWeavePrincipalNameAttribute)
-		}
-	}
-	return build(a, orgID, configID, subject, source, role)
+	return Default(SAMLInput(a), orgID, configID)
 }
 
 // AWSSAML is the AWS-compatible mapping of AssumeRoleWithSAML. roleArn is
@@ -310,27 +288,5 @@ func checkChars(s, source string) error {
 }
 
 func build(a *saml.Assertion, orgID, configID, subject, source, role string) (identity.Identity, error) {
-	if err := checkChars(subject, source); err != nil {
-		return identity.Identity{}, err
-	}
-	pn := identity.PrincipalName(identity.ProviderSAML, subject)
-	if len(pn) > MaxPrincipalNameBytes {
-		return identity.Identity{}, notMet("%s: principal name %s is %d bytes, at most %d allowed", source, quote(pn), len(pn), MaxPrincipalNameBytes)
-	}
-	var attrs map[string][]string
-	if len(a.Attributes) > 0 {
-		attrs = make(map[string][]string, len(a.Attributes))
-		for k, v := range a.Attributes {
-			attrs[k] = slices.Clone(v)
-		}
-	}
-	return identity.Identity{
-		OrgID:         orgID,
-		ConfigID:      configID,
-		Provider:      identity.ProviderSAML,
-		Subject:       subject,
-		PrincipalName: pn,
-		Role:          role,
-		Attributes:    attrs,
-	}, nil
+	return buildIdentity(identity.ProviderSAML, orgID, configID, subject, source, role, nil, defaultAttributes(SAMLInput(a)))
 }
