@@ -134,6 +134,10 @@ type program struct {
 	name  string // attribute name for attribute.NAME targets
 	prg   cel.Program
 	cost  uint64 // estimated worst-case cost
+	// loops: the expression has a comprehension (a macro such as map or
+	// exists), the only thing whose running time the deadline must watch;
+	// loop-free expressions skip the context set-up.
+	loops bool
 }
 
 type outputKind int
@@ -304,7 +308,8 @@ func compileExpr(env *cel.Env, field, src string, maxBytes int, want outputKind)
 	if err != nil {
 		return nil, invalid("%s: %v", field, err)
 	}
-	return &program{field: field, prg: prg, cost: est.Max}, nil
+	loops := len(ast.MatchDescendants(ast.NavigateAST(checked.NativeRep()), ast.KindMatcher(ast.ComprehensionKind))) > 0
+	return &program{field: field, prg: prg, cost: est.Max, loops: loops}, nil
 }
 
 func costString(c uint64) string {
@@ -565,9 +570,15 @@ func assertionValue(in Input) any {
 	return in.Claims
 }
 
-// eval runs the program under ctx's deadline.
+// eval runs the program, under ctx's deadline when it has loops.
 func (p *program) eval(ctx context.Context, vars map[string]any) (ref.Val, error) {
-	v, _, err := p.prg.ContextEval(ctx, vars)
+	var v ref.Val
+	var err error
+	if p.loops {
+		v, _, err = p.prg.ContextEval(ctx, vars)
+	} else {
+		v, _, err = p.prg.Eval(vars)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):

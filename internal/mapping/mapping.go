@@ -1,19 +1,30 @@
-// Package mapping turns a verified SAML assertion into the one identity shape
+// Package mapping turns a verified assertion into the one identity shape
 // the rest of s3fed speaks (identity.Identity).
 //
-// The default mappings live here: the CoreWeave-compatible one used by the
-// JSON exchange endpoint (DefaultSAML) and the AWS-compatible one used by
-// AssumeRoleWithSAML (AWSSAML). A config's CEL attribute mapping, added
-// later, replaces them. The package does no I/O: it reads only the
-// saml.Assertion, whose fields come from signature-verified content, so an
-// identity can never be built from unverified bytes.
+// It is protocol-neutral: SAML and OIDC verifiers' results become an Input
+// (SAMLInput, OIDCInput) and everything here reads only Input. The default
+// mappings live here: the CoreWeave-compatible ones used by the JSON
+// exchange endpoints (DefaultSAML, DefaultOIDC, Default) and the
+// AWS-compatible one used by AssumeRoleWithSAML (AWSSAML). A config's CEL
+// attributeMapping and attributeCondition (cel.go: Compile, Rules) replace
+// the targets they name, with GCP's inputs and limits (API.md "Federation
+// configs beyond SAML basics"). The package does no I/O and reads only
+// verified content, so an identity can never be built from unverified
+// bytes.
+//
+// Every name that ends in an identity — subject/principal, role, group,
+// CEL-mapped attribute value — goes through checkChars (and the byte limits)
+// whichever path produced it, default or CEL; a character rule added there
+// applies to all of them.
 //
 // Decision on errors: every way a verified assertion can fail a mapping rule
 // (Role missing or multi-valued, empty or over-long principal, control
-// characters, no RoleArn pair) is CodeConditionNotMet (HTTP 403), because
-// the IdP vouched for the message and it is the org's mapping requirement
-// that is not met; the message names the attribute. Only bad request input
-// that is not part of the assertion (a malformed RoleArn) is
+// characters, no RoleArn pair, a CEL expression that fails or yields the
+// wrong type, a false attributeCondition) is CodeConditionNotMet (HTTP 403),
+// because the IdP vouched for the message and it is the org's mapping
+// requirement that is not met; the message names the attribute or the
+// target. Bad request input that is not part of the assertion (a malformed
+// RoleArn) and CEL rules refused when a config is written are
 // CodeInvalidArgument (HTTP 400). Caller faults (nil assertion, empty org or
 // config ID) are plain errors, not *Error: they are server bugs (5xx).
 package mapping
