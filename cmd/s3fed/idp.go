@@ -33,16 +33,21 @@ func newIdpCmd() *cobra.Command {
 
 The signed response is printed as base64, ready for the samlResponse field of
 POST /v1/cwobject/temporary-credentials/saml or for 's3fed creds saml'.
+
+For OIDC: 's3fed idp keygen --kind jwt' writes a JWT key and its JWK Set (the
+OIDC config's "jwks"); 's3fed idp sign-jwt --sub NAME --aud AUDIENCE' prints
+a signed token (and with --serve, serves discovery for it).
 Nothing in the server trusts this tool; it only signs with the key you give it.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newIdpKeygenCmd(), newIdpSignCmd())
+	cmd.AddCommand(newIdpKeygenCmd(), newIdpSignCmd(), newIdpSignJWTCmd())
 	return cmd
 }
 
 func newIdpKeygenCmd() *cobra.Command {
 	var (
 		outCert, outKey, keyType, cn string
+		kind, outJWKS                string
 		days                         int
 		force                        bool
 	)
@@ -58,12 +63,25 @@ PKCS#8 PEM with mode 0600. Existing files are not overwritten without --force.
 
 Key types: rsa2048 (default), rsa3072, rsa4096, ecdsa-p256. Validity: --days,
 default 365, at most 5110 (14 years: federation configs refuse certificates
-valid longer).`,
+valid longer).
+
+--kind jwt makes a JWT signing key for 's3fed idp sign-jwt' instead: the
+private key (--out-key, default idp-jwt-key.pem) and its public JWK Set
+(--out-jwks, default idp-jwks.json) to upload as an OIDC config's "jwks".
+Key types: rs256 (default), es256, es384.`,
 		Example: `  s3fed idp keygen
-  s3fed idp keygen --key-type ecdsa-p256 --cn corp-test-idp --out-cert corp.pem --out-key corp-key.pem`,
+  s3fed idp keygen --key-type ecdsa-p256 --cn corp-test-idp --out-cert corp.pem --out-key corp-key.pem
+  s3fed idp keygen --kind jwt --key-type es256`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true // flags parsed: errors from here on are not usage errors
+			switch kind {
+			case "jwt":
+				return idpKeygenJWT(cmd, keyType, outKey, outJWKS, force)
+			case "saml":
+			default:
+				return fmt.Errorf("--kind %q: want saml or jwt", kind)
+			}
 			if days < 1 || days > 5110 {
 				return fmt.Errorf("--days %d out of range 1..5110", days)
 			}
@@ -104,6 +122,8 @@ valid longer).`,
 	f.StringVar(&cn, "cn", idp.DefaultCommonName, "certificate common name; also the default Issuer of 'idp sign'")
 	f.IntVar(&days, "days", 365, "certificate validity in days (1..5110)")
 	f.BoolVar(&force, "force", false, "overwrite existing output files")
+	f.StringVar(&kind, "kind", "saml", "saml (certificate and key for 'idp sign') or jwt (key and JWKS for 'idp sign-jwt'; key types rs256, es256, es384)")
+	f.StringVar(&outJWKS, "out-jwks", idpJWKSFile, "with --kind jwt: where to write the public JWK Set")
 	return cmd
 }
 
