@@ -125,6 +125,13 @@ func splitAssertion(a *etree.Element) (*assertionParts, error) {
 }
 
 // validate runs layers 1-3 on decoded XML and returns the Assertion (without claiming replay).
+//
+// A plaintext Assertion and a decrypted one take the same path: the Response signature, when
+// present, is verified first; the Assertion element is then taken from the verified Response (or,
+// when the Response is unsigned, from the parsed tree), decrypted first if it is an
+// EncryptedAssertion (its plaintext pre-filtered like a posted document); its own signature, if
+// present, is verified; and the policy layer reads only verified content. Encryption never
+// stands in for a signature: an Assertion in an unsigned Response must carry its own.
 func (v *validator) validate(raw []byte) (*Assertion, error) {
 	doc, info, err := prefilter(raw)
 	if err != nil {
@@ -140,29 +147,44 @@ func (v *validator) validate(raw []byte) (*Assertion, error) {
 		v.rep.fail("structure", err)
 		return nil, err
 	}
-	if info.encryptedAssertions > 0 || rp.encrypted != nil {
-		if rp.assertion, err = v.decryptAssertion(rp.encrypted); err != nil {
-			v.rep.fail("decrypt", err)
+	if rp.assertion != nil {
+		if v.cfg.RequireEncryptedAssertions {
+			err := refuse(CodeInvalidResponse, "this config requires encrypted assertions, but the Assertion is in plaintext")
+			v.rep.fail("encryption", err)
 			return nil, err
 		}
-	}
-	ap, err := splitAssertion(rp.assertion)
-	if err != nil {
-		v.rep.fail("structure", err)
-		return nil, err
-	}
-	v.rep.pass("structure", "Response and Assertion children in schema order")
-	if rp.sig == nil && ap.sig == nil {
-		err := refuse(CodeInvalidSignature, "neither the Response nor the Assertion is signed")
-		v.rep.fail("signature", err)
-		return nil, err
+		// Cheap structural checks on the parsed tree before any cryptography; the verified
+		// element is checked again below.
+		ap, err := splitAssertion(rp.assertion)
+		if err != nil {
+			v.rep.fail("structure", err)
+			return nil, err
+		}
+		v.rep.pass("structure", "Response and Assertion children in schema order")
+		if rp.sig == nil && ap.sig == nil {
+			err := refuse(CodeInvalidSignature, "neither the Response nor the Assertion is signed")
+			v.rep.fail("signature", err)
+			return nil, err
+		}
+	} else {
+		// The same cheap checks for an EncryptedAssertion: keys configured at all, and its shape
+		// and algorithms; repeated on the verified tree before decrypting.
+		if len(v.cfg.DecryptionKeys) == 0 {
+			err := refuse(CodeInvalidResponse, "this config has no encryption keys, so it cannot accept an EncryptedAssertion")
+			v.rep.fail("encryption", err)
+			return nil, err
+		}
+		if _, err := parseEncryptedAssertion(rp.encrypted, v.cfg.AllowLegacyEncryption); err != nil {
+			v.rep.fail("structure", err)
+			return nil, err
+		}
+		v.rep.pass("structure", "Response children in schema order, Assertion encrypted with accepted algorithms")
 	}
 
 	// Layer 2. respView is the verified Response when it is signed, else the parsed tree (then
-	// only used as an extra filter). assertion is always an element returned by goxmldsig or
-	// a part of one.
-	respView := resp
-	var assertion *etree.Element
+	// only used as an extra filter). src is where the (Encrypted)Assertion is taken from: the
+	// verified Response when signed, else the parsed tree.
+	respView, src := resp, rp
 	if rp.sig != nil {
 		verified, cert, err := v.verifyElement(resp, rp.sig, "Response")
 		if err != nil {
@@ -172,47 +194,53 @@ func (v *validator) validate(raw []byte) (*Assertion, error) {
 		v.rep.pass("signature.response", "verified with trusted certificate %s", certName(cert))
 		out.ResponseSigned, out.ResponseCertificate = true, cert
 		respView = verified
-		vp, err := splitResponse(verified)
-		if err != nil {
+		// goxmldsig's own re-parsed tree, owned by this call.
+		if src, err = splitResponse(verified); err != nil {
 			return nil, err
 		}
-		// vp is goxmldsig's own re-parsed tree, owned by this call: its Assertion gets the
-		// namespace declarations in scope and is then verified or read in place.
-		detached := vp.assertion
-		if err := declareInScope(detached); err != nil {
-			return nil, refuseWrap(CodeInvalidResponse, err, "cannot isolate the Assertion")
+	}
+	el := src.assertion
+	if src.encrypted != nil {
+		if el, err = v.decryptAssertion(src.encrypted, info.ids, out); err != nil {
+			v.rep.fail("decrypt", err)
+			return nil, err
 		}
-		assertion = detached
-		if ap.sig != nil {
-			sig := directSignature(detached)
-			if sig == nil {
-				return nil, refuse(CodeInvalidSignature, "Assertion signature vanished after verification")
-			}
-			va, acert, err := v.verifyElement(detached, sig, "Assertion")
-			if err != nil {
-				v.rep.fail("signature.assertion", err)
-				return nil, err
-			}
-			v.rep.pass("signature.assertion", "verified with trusted certificate %s", certName(acert))
-			out.AssertionSigned, out.AssertionCertificate = true, acert
-			assertion = va
+		ap, err := splitAssertion(el)
+		if err != nil {
+			v.rep.fail("structure", err)
+			return nil, err
 		}
-	} else {
-		// The parsed tree is owned by this call and the unsigned Response is read only as a
-		// filter, so the Assertion is prepared for goxmldsig in place.
-		detached := rp.assertion
-		if err := declareInScope(detached); err != nil {
-			return nil, refuseWrap(CodeInvalidResponse, err, "cannot isolate the Assertion")
+		if rp.sig == nil && ap.sig == nil {
+			err := refuse(CodeInvalidSignature, "neither the Response nor the decrypted Assertion is signed (encryption is not authentication)")
+			v.rep.fail("signature", err)
+			return nil, err
 		}
-		sig := directSignature(detached)
-		va, acert, err := v.verifyElement(detached, sig, "Assertion")
+	}
+	if el == nil {
+		return nil, refuse(CodeInvalidResponse, "Response has no Assertion")
+	}
+	// The element gets the namespace declarations in scope and is then verified or read in
+	// place (it belongs to a tree owned by this call).
+	if err := declareInScope(el); err != nil {
+		return nil, refuseWrap(CodeInvalidResponse, err, "cannot isolate the Assertion")
+	}
+	assertion := el
+	if sig := directSignature(el); sig != nil {
+		va, acert, err := v.verifyElement(el, sig, "Assertion")
 		if err != nil {
 			v.rep.fail("signature.assertion", err)
 			return nil, err
 		}
-		v.rep.pass("signature.assertion", "verified with trusted certificate %s (Response unsigned: its fields are filters only)", certName(acert))
+		if rp.sig == nil {
+			v.rep.pass("signature.assertion", "verified with trusted certificate %s (Response unsigned: its fields are filters only)", certName(acert))
+		} else {
+			v.rep.pass("signature.assertion", "verified with trusted certificate %s", certName(acert))
+		}
 		out.AssertionSigned, out.AssertionCertificate = true, acert
 		assertion = va
+	} else if rp.sig == nil {
+		// Unreachable after the checks above; kept so no path reads an unverified Assertion.
+		return nil, refuse(CodeInvalidSignature, "neither the Response nor the Assertion is signed")
 	}
 	if !is(assertion, NSAssertion, "Assertion") {
 		return nil, refuse(CodeInvalidSignature, "verified element is not a saml:Assertion")

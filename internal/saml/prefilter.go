@@ -41,9 +41,60 @@ func decodeBase64(s string) ([]byte, error) {
 
 // docInfo is what the pre-filter learned while walking the parsed tree.
 type docInfo struct {
-	assertions          int // saml:Assertion children of the root
-	encryptedAssertions int // saml:EncryptedAssertion children of the root
+	assertions          int                 // saml:Assertion children of the root
+	encryptedAssertions int                 // saml:EncryptedAssertion children of the root
+	ids                 map[string]struct{} // every ID/Id/id value, so a decrypted Assertion cannot reuse one
 }
+
+// rootKind is the document a pre-filter walk expects, which decides where Assertions and
+// Signatures may appear.
+type rootKind int
+
+const (
+	rootResponse  rootKind = iota // a samlp:Response, as posted by a client
+	rootAssertion                 // a saml:Assertion decrypted from an EncryptedAssertion
+	rootAny                       // any document (IdP metadata): no SAML position rules
+)
+
+// XMLLimits bounds one hostile XML document. Every limit is enforced by the one parse and walk of
+// the pre-filter, before any other code looks at the document.
+type XMLLimits struct {
+	MaxBytes                    int // whole document, after any decoding
+	MaxDepth                    int // deepest element nesting
+	MaxElements                 int // elements in the document
+	MaxAttributesPerElement     int // attributes on one element, namespace declarations included
+	MaxAttributes               int // attributes in the document, namespace declarations included
+	MaxNamespaceDeclsPerElement int // xmlns declarations on one element
+	MaxNamespaceDecls           int // xmlns declarations in the document
+}
+
+// responseLimits are the limits of a posted Response (and of a decrypted Assertion, which is
+// verified by goxmldsig on its own and so meets the same node limit).
+var responseLimits = XMLLimits{
+	MaxBytes:                    MaxDecodedSize,
+	MaxDepth:                    MaxDepth,
+	MaxElements:                 MaxElements,
+	MaxAttributesPerElement:     MaxAttributesPerElement,
+	MaxAttributes:               MaxAttributes,
+	MaxNamespaceDeclsPerElement: MaxNamespaceDeclsPerElement,
+	MaxNamespaceDecls:           MaxNamespaceDecls,
+}
+
+// xmlShape is what one pre-filter run expects: the document kind, its limits, and the noun its
+// error messages use.
+type xmlShape struct {
+	root rootKind
+	lim  XMLLimits
+	noun string
+	// leadingSpace tolerates whitespace before the first '<' (an uploaded file); a posted
+	// Response must start with '<' so that a deflated body gets a clear message.
+	leadingSpace bool
+}
+
+var (
+	responseShape  = xmlShape{root: rootResponse, lim: responseLimits, noun: "SAML XML"}
+	decryptedShape = xmlShape{root: rootAssertion, lim: responseLimits, noun: "decrypted Assertion"}
+)
 
 // nsScope is a prefix -> URI binding stack used while walking the tree (etree keeps raw prefixes,
 // so the pre-filter resolves names itself and refuses unbound ones).
@@ -82,15 +133,58 @@ type openElem struct {
 // anything outside the narrow shape a SAML Response needs, before any signature is looked at.
 // The 256 KiB cap bounds what the parse can allocate before the walk's limits apply.
 func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
-	if len(raw) == 0 {
-		return nil, nil, refuse(CodeInvalidResponse, "empty SAML XML")
+	doc, info, err := parseHostile(raw, responseShape, nil)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(raw) > MaxDecodedSize {
-		return nil, nil, refuse(CodeInvalidResponse, "SAML XML is %d bytes, more than the %d allowed", len(raw), MaxDecodedSize)
+	if n := info.assertions + info.encryptedAssertions; n != 1 {
+		return nil, nil, refuse(CodeInvalidResponse, "Response must contain exactly one Assertion or EncryptedAssertion, found %d", n)
+	}
+	return doc, info, nil
+}
+
+// prefilterDecrypted is layer 1 on the plaintext of an EncryptedAssertion: the same byte rules,
+// parse and walk as a posted Response, with a saml:Assertion as the only root and no Assertion,
+// EncryptedAssertion or Response anywhere inside it. The plaintext is parsed on its own, never in
+// the namespace context of the document around the EncryptedAssertion (which, in an unsigned
+// Response, is the attacker's): every prefix it uses must be declared inside it. IDs must not
+// repeat any ID of the enclosing document (outerIDs).
+func prefilterDecrypted(plain []byte, outerIDs map[string]struct{}) (*etree.Element, error) {
+	doc, _, err := parseHostile(plain, decryptedShape, outerIDs)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Root(), nil
+}
+
+// ParseXML parses an untrusted XML document that is not a SAML Response (an IdP metadata
+// document) with the same discipline as a Response: size cap, UTF-8 only, no NUL or C0 control
+// bytes, no DOCTYPE, entities or processing instructions (an XML declaration first is allowed),
+// ASCII NCName names with bound prefixes, no duplicate attributes or IDs, xml-roundtrip-validator
+// on every element shape, exactly one root element and nothing after it, and lim's depth,
+// element, attribute and namespace limits. There are no SAML position rules. noun names the
+// document in error messages. Every refusal is an *Error with CodeInvalidResponse.
+func ParseXML(raw []byte, noun string, lim XMLLimits) (*etree.Document, error) {
+	doc, _, err := parseHostile(raw, xmlShape{root: rootAny, lim: lim, noun: noun, leadingSpace: true}, nil)
+	return doc, err
+}
+
+// parseHostile is the shared layer 1: byte checks, one etree parse, document-level rules, and the
+// walk with sh's limits and position rules. outerIDs, when set, are IDs already used by an
+// enclosing document.
+func parseHostile(raw []byte, sh xmlShape, outerIDs map[string]struct{}) (*etree.Document, *docInfo, error) {
+	if len(raw) == 0 {
+		return nil, nil, refuse(CodeInvalidResponse, "empty %s", sh.noun)
+	}
+	if len(raw) > sh.lim.MaxBytes {
+		return nil, nil, refuse(CodeInvalidResponse, "%s is %d bytes, more than the %d allowed", sh.noun, len(raw), sh.lim.MaxBytes)
 	}
 	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark is harmless
+	if sh.leadingSpace {
+		raw = bytes.TrimLeft(raw, " \t\r\n")
+	}
 	if !utf8.Valid(raw) {
-		return nil, nil, refuse(CodeInvalidResponse, "SAML XML is not valid UTF-8")
+		return nil, nil, refuse(CodeInvalidResponse, "%s is not valid UTF-8", sh.noun)
 	}
 	for i, b := range raw {
 		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' {
@@ -98,11 +192,14 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 		}
 	}
 	if len(raw) == 0 || raw[0] != '<' {
-		return nil, nil, refuse(CodeInvalidResponse, "decoded SAMLResponse does not start with '<' (deflated or not XML; only the POST binding is supported)")
+		if sh.root == rootResponse {
+			return nil, nil, refuse(CodeInvalidResponse, "decoded SAMLResponse does not start with '<' (deflated or not XML; only the POST binding is supported)")
+		}
+		return nil, nil, refuse(CodeInvalidResponse, "%s does not start with '<' (not XML)", sh.noun)
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{
-		MaxDepth:               MaxDepth,
+		MaxDepth:               sh.lim.MaxDepth,
 		PreserveDuplicateAttrs: true,
 		CharsetReader: func(label string, _ io.Reader) (io.Reader, error) {
 			return nil, fmt.Errorf("encoding %q is not UTF-8", label)
@@ -110,7 +207,7 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 	}
 	if err := doc.ReadFromBytes(raw); err != nil {
 		if errors.Is(err, etree.ErrMaxDepth) {
-			return nil, nil, refuse(CodeInvalidResponse, "elements nested deeper than %d", MaxDepth)
+			return nil, nil, refuse(CodeInvalidResponse, "elements nested deeper than %d", sh.lim.MaxDepth)
 		}
 		return nil, nil, refuseWrap(CodeInvalidResponse, err, "malformed XML: %v", err)
 	}
@@ -141,14 +238,11 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 		}
 	}
 	if root == nil {
-		return nil, nil, refuse(CodeInvalidResponse, "SAML XML has no root element")
+		return nil, nil, refuse(CodeInvalidResponse, "%s has no root element", sh.noun)
 	}
-	w := &walker{info: &docInfo{}, scope: &nsScope{bind: map[string][]string{}}, ids: map[string]struct{}{}}
+	w := &walker{info: &docInfo{ids: map[string]struct{}{}}, scope: &nsScope{bind: map[string][]string{}}, outerIDs: outerIDs, sh: sh}
 	if err := w.walk(root); err != nil {
 		return nil, nil, err
-	}
-	if n := w.info.assertions + w.info.encryptedAssertions; n != 1 {
-		return nil, nil, refuse(CodeInvalidResponse, "Response must contain exactly one Assertion or EncryptedAssertion, found %d", n)
 	}
 	return doc, w.info, nil
 }
@@ -157,24 +251,26 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 type walker struct {
 	info                    *docInfo
 	scope                   *nsScope
-	ids                     map[string]struct{}
+	outerIDs                map[string]struct{}
+	sh                      xmlShape
 	stack                   []openElem
 	elements, attrs, nsDecl int
 	rt                      roundTripper
 }
 
 func (w *walker) walk(el *etree.Element) error {
-	if len(w.stack)+1 > MaxDepth {
-		return refuse(CodeInvalidResponse, "elements nested deeper than %d", MaxDepth)
+	lim := &w.sh.lim
+	if len(w.stack)+1 > lim.MaxDepth {
+		return refuse(CodeInvalidResponse, "elements nested deeper than %d", lim.MaxDepth)
 	}
-	if w.elements++; w.elements > MaxElements {
-		return refuse(CodeInvalidResponse, "more than %d elements", MaxElements)
+	if w.elements++; w.elements > lim.MaxElements {
+		return refuse(CodeInvalidResponse, "more than %d elements", lim.MaxElements)
 	}
-	if len(el.Attr) > MaxAttributesPerElement {
-		return refuse(CodeInvalidResponse, "an element has more than %d attributes", MaxAttributesPerElement)
+	if len(el.Attr) > lim.MaxAttributesPerElement {
+		return refuse(CodeInvalidResponse, "an element has more than %d attributes", lim.MaxAttributesPerElement)
 	}
-	if w.attrs += len(el.Attr); w.attrs > MaxAttributes {
-		return refuse(CodeInvalidResponse, "more than %d attributes", MaxAttributes)
+	if w.attrs += len(el.Attr); w.attrs > lim.MaxAttributes {
+		return refuse(CodeInvalidResponse, "more than %d attributes", lim.MaxAttributes)
 	}
 	name := xml.Name{Space: el.Space, Local: el.Tag}
 	if err := checkQName(name); err != nil {
@@ -197,11 +293,11 @@ func (w *walker) walk(el *etree.Element) error {
 		if !isDecl {
 			continue
 		}
-		if localDecls++; localDecls > MaxNamespaceDeclsPerElement {
-			return refuse(CodeInvalidResponse, "an element declares more than %d namespaces", MaxNamespaceDeclsPerElement)
+		if localDecls++; localDecls > lim.MaxNamespaceDeclsPerElement {
+			return refuse(CodeInvalidResponse, "an element declares more than %d namespaces", lim.MaxNamespaceDeclsPerElement)
 		}
-		if w.nsDecl++; w.nsDecl > MaxNamespaceDecls {
-			return refuse(CodeInvalidResponse, "more than %d namespace declarations", MaxNamespaceDecls)
+		if w.nsDecl++; w.nsDecl > lim.MaxNamespaceDecls {
+			return refuse(CodeInvalidResponse, "more than %d namespace declarations", lim.MaxNamespaceDecls)
 		}
 		if err := checkNSDecl(prefix, a.Value); err != nil {
 			return err
@@ -245,13 +341,16 @@ func (w *walker) walk(el *etree.Element) error {
 			continue
 		}
 		if a.Key == "ID" || a.Key == "Id" || a.Key == "id" {
-			if _, dup := w.ids[a.Value]; dup {
+			if _, dup := w.info.ids[a.Value]; dup {
 				return refuse(CodeInvalidResponse, "duplicate ID %s (IDs must be unique in the document)", quote(a.Value))
 			}
-			w.ids[a.Value] = struct{}{}
+			if _, dup := w.outerIDs[a.Value]; dup {
+				return refuse(CodeInvalidResponse, "ID %s of the %s repeats an ID of the Response around it", quote(a.Value), w.sh.noun)
+			}
+			w.info.ids[a.Value] = struct{}{}
 		}
 	}
-	if err := checkPosition(len(w.stack)+1, ns, el.Tag, w.stack, w.info); err != nil {
+	if err := checkPosition(w.sh.root, len(w.stack)+1, ns, el.Tag, w.stack, w.info); err != nil {
 		return err
 	}
 	w.stack = append(w.stack, openElem{ns: ns, local: el.Tag})
@@ -276,8 +375,31 @@ func (w *walker) walk(el *etree.Element) error {
 
 // checkPosition enforces where the security-relevant elements may appear at all, so that no
 // wrapping attack (XSW, CVE-2022-41912, CVE-2024-45409) can even place a second Assertion or a
-// Signature in Advice, Extensions, StatusDetail, a Signature's Object or anywhere else.
-func checkPosition(depth int, ns, local string, stack []openElem, info *docInfo) error {
+// Signature in Advice, Extensions, StatusDetail, a Signature's Object or anywhere else. In a
+// decrypted Assertion the same holds one level up: the Assertion is the root, a Signature may
+// only be its direct child, and nothing inside may be another (Encrypted)Assertion or Response.
+func checkPosition(kind rootKind, depth int, ns, local string, stack []openElem, info *docInfo) error {
+	switch kind {
+	case rootAny:
+		return nil
+	case rootAssertion:
+		if depth == 1 {
+			if ns != NSAssertion || local != "Assertion" {
+				return refuse(CodeInvalidResponse, "decrypted content must be one saml:Assertion, found %s", quote(local))
+			}
+			info.assertions++
+			return nil
+		}
+		parent := stack[len(stack)-1]
+		switch {
+		case ns == NSProtocol && local == "Response",
+			ns == NSAssertion && (local == "Assertion" || local == "EncryptedAssertion"):
+			return refuse(CodeInvalidResponse, "%s inside a decrypted Assertion is not allowed", local)
+		case ns == NSDSig && local == "Signature" && depth != 2:
+			return refuse(CodeInvalidSignature, "ds:Signature inside %s is not allowed; only a direct child of Response or Assertion is accepted", parent.local)
+		}
+		return nil
+	}
 	if depth == 1 {
 		if ns != NSProtocol || local != "Response" {
 			return refuse(CodeInvalidResponse, "root element must be a samlp:Response in %s", NSProtocol)

@@ -76,6 +76,18 @@ type Config struct {
 	Skew         time.Duration       // clock skew, 0..180s
 	Now          func() time.Time    // nil means time.Now
 	Replay       ReplayCache         // required; nil is a configuration error (fail closed)
+
+	// DecryptionKeys are the config's encryption keys (0..3): an EncryptedAssertion is decrypted
+	// with each in turn. Without any, every EncryptedAssertion is refused.
+	DecryptionKeys []DecryptionKey
+	// RequireEncryptedAssertions refuses a plaintext Assertion, so an IdP misconfigured to stop
+	// encrypting is noticed at once rather than leaking assertions in the clear.
+	RequireEncryptedAssertions bool
+	// AllowLegacyEncryption also accepts rsa-1_5 key transport and AES-CBC / 3DES-CBC data
+	// encryption, for IdPs that cannot do better. Every decryption failure then gives the same
+	// error (no padding or parse oracle), but CBC stays unauthenticated: opt in only when the IdP
+	// leaves no choice.
+	AllowLegacyEncryption bool
 }
 
 // ReplayCache remembers (issuer, assertion ID) until `until`, shared by every replica. Claim returns
@@ -112,6 +124,10 @@ type Assertion struct {
 	// ResponseCertificate / AssertionCertificate are the trusted certificates that verified the
 	// Response and Assertion signatures (nil when that element was not signed). For audit.
 	ResponseCertificate, AssertionCertificate *x509.Certificate
+	// Encrypted is true when the Assertion arrived as an EncryptedAssertion; DecryptionKeyID
+	// names the config key that decrypted it. For audit.
+	Encrypted       bool
+	DecryptionKeyID string
 }
 
 // Code is a stable machine code; the values are exactly API.md's error codes.
@@ -322,6 +338,20 @@ func checkConfig(cfg *Config, skipReplay bool) error {
 	for i, c := range cfg.Certificates {
 		if c == nil {
 			return fmt.Errorf("%w: trusted certificate %d is nil", ErrInvalidConfig, i)
+		}
+	}
+	if len(cfg.DecryptionKeys) > MaxDecryptionKeys {
+		return fmt.Errorf("%w: %d encryption keys (at most %d)", ErrInvalidConfig, len(cfg.DecryptionKeys), MaxDecryptionKeys)
+	}
+	if cfg.RequireEncryptedAssertions && len(cfg.DecryptionKeys) == 0 {
+		return fmt.Errorf("%w: encrypted assertions required but the config has no encryption key", ErrInvalidConfig)
+	}
+	for i, k := range cfg.DecryptionKeys {
+		if k.Key == nil || k.Key.N == nil {
+			return fmt.Errorf("%w: encryption key %d has no private key", ErrInvalidConfig, i)
+		}
+		if n := k.Key.N.BitLen(); n < MinDecryptionKeyBits || n > MaxDecryptionKeyBits {
+			return fmt.Errorf("%w: encryption key %d is RSA-%d (want %d..%d bits)", ErrInvalidConfig, i, n, MinDecryptionKeyBits, MaxDecryptionKeyBits)
 		}
 	}
 	return nil
