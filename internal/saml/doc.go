@@ -35,8 +35,28 @@
 //   - ECDSA SignatureValues are accepted in XML-DSig's raw r||s form and in ASN.1 DER.
 //   - The children of Response and Assertion must follow the schema order (Signature right after
 //     Issuer). Advice, AuthzDecisionStatement, generic Statement, EncryptedID, BaseID,
-//     EncryptedAttribute and ds:Object are refused; EncryptedAssertion is refused until
-//     decryption exists (encrypted.go).
+//     EncryptedAttribute and ds:Object are refused.
+//   - EncryptedAssertion (encrypted.go) is decrypted with the config's DecryptionKeys only and
+//     then takes the plaintext path: the Response signature, when present, is verified first and
+//     the EncryptedAssertion is taken from the verified tree (so the signature covers every input
+//     of the decryption); the plaintext is pre-filtered like a posted document, with a
+//     saml:Assertion as its only root, parsed on its own (every prefix it uses must be declared
+//     inside it, never borrowed from the unverified document around it) and with no ID of the
+//     Response repeated; its own signature, if any, must verify; and when the Response is
+//     unsigned it must carry one (encryption is not authentication: CVE-2024-4985).
+//   - Decryption allow-list: key transport rsa-oaep-mgf1p and xmlenc11 rsa-oaep (digest
+//     SHA-1/256/384/512, MGF1 with SHA-1/224/256/384/512, optional OAEPparams); data aes128-gcm
+//     and aes256-gcm. Config.AllowLegacyEncryption adds rsa-1_5 (with RFC 3218 implicit
+//     rejection), AES-CBC and 3DES-CBC. Every cryptographic failure is one error text; with CBC
+//     (unauthenticated) a plaintext that does not pass the pre-filter is that same error (the
+//     Jager-Somorovsky XML-encryption attack feeds on the difference). Timing is not made
+//     uniform, which is one more reason legacy algorithms are opt-in.
+//   - EncryptedKeys sit in the EncryptedData's KeyInfo or beside the EncryptedData (both SAML
+//     core §2.2.4 placements), at most 3; each is tried with each config key, those whose
+//     certificate the EncryptedKey's KeyInfo names first. CipherReference, RetrievalMethod
+//     (and so OpenSAML's "peer" placement that points at a sibling key with one),
+//     AgreementMethod, EncryptionProperties, KeySize, MimeType and Encoding are refused.
+//   - Config.RequireEncryptedAssertions refuses a plaintext Assertion.
 //   - OneTimeUse is tolerated (the replay cache already makes every assertion single-use);
 //     ProxyRestriction is tolerated (s3fed never issues assertions based on this one); each at
 //     most once. Any other Condition is refused.
