@@ -103,25 +103,34 @@ func parseOne(field, p string, now time.Time) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, &CertError{field, "certificate does not parse: " + err.Error()}
 	}
+	if err := checkCertificate(field, c, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkCertificate applies the key and validity rules to one parsed certificate (uploaded as PEM
+// or found in IdP metadata).
+func checkCertificate(field string, c *x509.Certificate, now time.Time) error {
 	switch k := c.PublicKey.(type) {
 	case *rsa.PublicKey:
 		if b := k.N.BitLen(); b < MinRSABits || b > MaxRSABits {
-			return nil, &CertError{field, fmt.Sprintf("RSA key is %d bits; allowed are %d to %d", b, MinRSABits, MaxRSABits)}
+			return &CertError{field, fmt.Sprintf("RSA key is %d bits; allowed are %d to %d", b, MinRSABits, MaxRSABits)}
 		}
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
-			return nil, &CertError{field, "ECDSA key must be on P-256 or P-384"}
+			return &CertError{field, "ECDSA key must be on P-256 or P-384"}
 		}
 	default:
-		return nil, &CertError{field, fmt.Sprintf("key type %T is not allowed; use RSA or ECDSA", c.PublicKey)}
+		return &CertError{field, fmt.Sprintf("key type %T is not allowed; use RSA or ECDSA", c.PublicKey)}
 	}
 	if c.NotBefore.After(now.Add(MaxNotBeforeAhead)) {
-		return nil, &CertError{field, fmt.Sprintf("notBefore %s is more than 7 days ahead", c.NotBefore.UTC().Format(time.RFC3339))}
+		return &CertError{field, fmt.Sprintf("notBefore %s is more than 7 days ahead", c.NotBefore.UTC().Format(time.RFC3339))}
 	}
 	if c.NotAfter.After(now.Add(MaxNotAfterAhead)) {
-		return nil, &CertError{field, fmt.Sprintf("notAfter %s is more than 14 years ahead", c.NotAfter.UTC().Format(time.RFC3339))}
+		return &CertError{field, fmt.Sprintf("notAfter %s is more than 14 years ahead", c.NotAfter.UTC().Format(time.RFC3339))}
 	}
-	return c, nil
+	return nil
 }
 
 // Fingerprint is the hex SHA-256 of the certificate's DER.

@@ -33,7 +33,7 @@ var (
 
 // issuer returns a P-256 CA that signs the test certificates, so the
 // certificate's own key (which may be a bare public key) never has to sign.
-func issuer(t *testing.T) (*ecdsa.PrivateKey, *x509.Certificate) {
+func issuer(t testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	caOnce.Do(func() {
 		var err error
@@ -60,7 +60,7 @@ var serial = big.NewInt(100)
 var serialMu sync.Mutex
 
 // certPEM makes a PEM certificate for pub valid from nb to na.
-func certPEM(t *testing.T, pub crypto.PublicKey, nb, na time.Time) string {
+func certPEM(t testing.TB, pub crypto.PublicKey, nb, na time.Time) string {
 	t.Helper()
 	key, ca := issuer(t)
 	serialMu.Lock()
@@ -78,7 +78,7 @@ func certPEM(t *testing.T, pub crypto.PublicKey, nb, na time.Time) string {
 // fakeRSA is an RSA public key of exactly bits bits. Only its size matters
 // to the upload rules, so no primes are generated (a real 8192- or
 // 16384-bit key would take far too long).
-func fakeRSA(t *testing.T, bits int) *rsa.PublicKey {
+func fakeRSA(t testing.TB, bits int) *rsa.PublicKey {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(bits-1)))
 	if err != nil {
@@ -89,7 +89,7 @@ func fakeRSA(t *testing.T, bits int) *rsa.PublicKey {
 	return &rsa.PublicKey{N: n, E: 65537}
 }
 
-func ecKey(t *testing.T, c elliptic.Curve) crypto.PublicKey {
+func ecKey(t testing.TB, c elliptic.Curve) crypto.PublicKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(c, rand.Reader)
 	if err != nil {
@@ -99,7 +99,7 @@ func ecKey(t *testing.T, c elliptic.Curve) crypto.PublicKey {
 }
 
 // valid is a typical IdP certificate validity.
-func valid(t *testing.T, pub crypto.PublicKey) string {
+func valid(t testing.TB, pub crypto.PublicKey) string {
 	return certPEM(t, pub, now.Add(-24*time.Hour), now.Add(365*24*time.Hour))
 }
 

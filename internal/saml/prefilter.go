@@ -86,9 +86,11 @@ type xmlShape struct {
 	root rootKind
 	lim  XMLLimits
 	noun string
-	// leadingSpace tolerates whitespace before the first '<' (an uploaded file); a posted
-	// Response must start with '<' so that a deflated body gets a clear message.
-	leadingSpace bool
+	// upload tolerates what a file written by a person or an IdP's export carries around the
+	// root element: whitespace before the first '<' and comments outside the root. A posted
+	// Response must start with '<' (so a deflated body gets a clear message) and has no comments
+	// outside its root.
+	upload bool
 }
 
 var (
@@ -165,7 +167,7 @@ func prefilterDecrypted(plain []byte, outerIDs map[string]struct{}) (*etree.Elem
 // element, attribute and namespace limits. There are no SAML position rules. noun names the
 // document in error messages. Every refusal is an *Error with CodeInvalidResponse.
 func ParseXML(raw []byte, noun string, lim XMLLimits) (*etree.Document, error) {
-	doc, _, err := parseHostile(raw, xmlShape{root: rootAny, lim: lim, noun: noun, leadingSpace: true}, nil)
+	doc, _, err := parseHostile(raw, xmlShape{root: rootAny, lim: lim, noun: noun, upload: true}, nil)
 	return doc, err
 }
 
@@ -180,7 +182,7 @@ func parseHostile(raw []byte, sh xmlShape, outerIDs map[string]struct{}) (*etree
 		return nil, nil, refuse(CodeInvalidResponse, "%s is %d bytes, more than the %d allowed", sh.noun, len(raw), sh.lim.MaxBytes)
 	}
 	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark is harmless
-	if sh.leadingSpace {
+	if sh.upload {
 		raw = bytes.TrimLeft(raw, " \t\r\n")
 	}
 	if !utf8.Valid(raw) {
@@ -233,6 +235,10 @@ func parseHostile(raw []byte, sh xmlShape, outerIDs map[string]struct{}) (*etree
 				return nil, nil, refuse(CodeInvalidResponse, "more than one root element, or bytes after the root")
 			}
 			root = t
+		case *etree.Comment:
+			if !sh.upload {
+				return nil, nil, refuse(CodeInvalidResponse, "content outside the root element")
+			}
 		default:
 			return nil, nil, refuse(CodeInvalidResponse, "content outside the root element")
 		}
