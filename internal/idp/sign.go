@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -132,6 +133,17 @@ type SignOptions struct {
 	// XMLDeclaration prefixes the document with <?xml version="1.0"
 	// encoding="UTF-8"?>, as Okta does (Entra ID does not).
 	XMLDeclaration bool
+	// EncryptTo, when set, replaces the Assertion with an EncryptedAssertion
+	// encrypted to this certificate's RSA key (an s3fed config's encryption
+	// key certificate). The Assertion is signed first (SignAssertion,
+	// SignBoth) and the Response after encryption (SignResponse, SignBoth),
+	// so a Response signature covers the ciphertext, as IdPs do it.
+	EncryptTo *x509.Certificate
+	// KeyTransport and DataEncryption choose the algorithms; empty means
+	// DefaultKeyTransport (xmlenc11 rsa-oaep, SHA-256, MGF1-SHA-256) and
+	// DefaultDataEncryption (aes256-gcm).
+	KeyTransport   KeyTransport
+	DataEncryption DataEncryption
 }
 
 // Sign builds a SAML 2.0 Response for opts and signs it: enveloped
@@ -151,9 +163,20 @@ func Sign(opts SignOptions) ([]byte, error) {
 	}
 	doc, resp, assertion := build(r)
 
+	// Escape CR in text, and TAB/LF/CR in attribute values, as character
+	// references: a parser would otherwise normalise them (XML 1.0 §2.11,
+	// §3.3.3) and read back, and digest, something other than was signed.
+	doc.WriteSettings.CanonicalText = true
+	doc.WriteSettings.CanonicalAttrVal = true
+
 	if r.mode == SignAssertion || r.mode == SignBoth {
 		if err := signEnveloped(assertion, r.kp); err != nil {
 			return nil, fmt.Errorf("idp sign: assertion: %w", err)
+		}
+	}
+	if r.enc != nil {
+		if err := encryptAssertion(resp, assertion, r.enc, doc.WriteSettings); err != nil {
+			return nil, fmt.Errorf("idp sign: encrypt assertion: %w", err)
 		}
 	}
 	if r.mode == SignResponse || r.mode == SignBoth {
@@ -161,11 +184,6 @@ func Sign(opts SignOptions) ([]byte, error) {
 			return nil, fmt.Errorf("idp sign: response: %w", err)
 		}
 	}
-	// Escape CR in text, and TAB/LF/CR in attribute values, as character
-	// references: a parser would otherwise normalise them (XML 1.0 §2.11,
-	// §3.3.3) and read back, and digest, something other than was signed.
-	doc.WriteSettings.CanonicalText = true
-	doc.WriteSettings.CanonicalAttrVal = true
 	out, err := doc.WriteToBytes()
 	if err != nil {
 		return nil, fmt.Errorf("idp sign: serialise: %w", err)
@@ -199,6 +217,7 @@ type resolved struct {
 	attrs                                    []attribute
 	mode                                     SignMode
 	xmlDecl                                  bool
+	enc                                      *encryption
 }
 
 type attribute struct {
@@ -225,6 +244,11 @@ func resolve(o SignOptions) (*resolved, error) {
 		return nil, fmt.Errorf("idp sign: unknown sign mode %q (want response, assertion or both)", o.Sign)
 	}
 
+	var err error
+	if r.enc, err = resolveEncryption(o); err != nil {
+		return nil, err
+	}
+
 	publicURL := strings.TrimRight(or(o.PublicURL, defaultPublicURL), "/")
 	r.audience = o.Audience
 	if r.audience == "" {
@@ -239,7 +263,6 @@ func resolve(o SignOptions) (*resolved, error) {
 	r.nameID = or(o.NameID, o.Principal)
 	r.nameIDFormat = or(o.NameIDFormat, NameIDFormatEmail)
 
-	var err error
 	if r.responseID, err = idOr(o.ResponseID); err != nil {
 		return nil, fmt.Errorf("idp sign: response ID: %w", err)
 	}

@@ -40,10 +40,13 @@
 //     then takes the plaintext path: the Response signature, when present, is verified first and
 //     the EncryptedAssertion is taken from the verified tree (so the signature covers every input
 //     of the decryption); the plaintext is pre-filtered like a posted document, with a
-//     saml:Assertion as its only root, parsed on its own (every prefix it uses must be declared
-//     inside it, never borrowed from the unverified document around it) and with no ID of the
-//     Response repeated; its own signature, if any, must verify; and when the Response is
-//     unsigned it must carry one (encryption is not authentication: CVE-2024-4985).
+//     saml:Assertion as its only root and no ID of the Response repeated; a prefix it uses
+//     without declaring resolves through the declarations in scope at the EncryptedData (XML
+//     Encryption's parse-in-context, which in-place encrypters rely on) and those are then
+//     written onto its root; its own signature, if any, must verify; and when the Response is
+//     unsigned it must carry one (encryption is not authentication: CVE-2024-4985). A borrowed
+//     binding cannot alter signed content: exclusive c14n renders the namespace of every
+//     visibly used prefix, so rebinding one breaks the digest.
 //   - Decryption allow-list: key transport rsa-oaep-mgf1p and xmlenc11 rsa-oaep (digest
 //     SHA-1/256/384/512, MGF1 with SHA-1/224/256/384/512, optional OAEPparams); data aes128-gcm
 //     and aes256-gcm. Config.AllowLegacyEncryption adds rsa-1_5 (with RFC 3218 implicit

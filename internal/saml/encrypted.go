@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // XML Encryption names (xmlenc-core, W3C 2002, and xmlenc-core1, W3C 2013) that the decryption
@@ -166,6 +167,11 @@ func (v *validator) decryptAssertion(ea *etree.Element, outerIDs map[string]stru
 	if err != nil {
 		return nil, err
 	}
+	nsctx, err := etreeutils.NSBuildParentContext(ea.ChildElements()[0])
+	if err != nil {
+		return nil, refuseWrap(CodeInvalidResponse, err, "EncryptedAssertion: namespace context")
+	}
+	ctx := nsctx.Prefixes()
 	for _, ek := range p.keys {
 		for _, k := range orderKeys(v.cfg.DecryptionKeys, ek.certs) {
 			cek, ok := unwrapKey(ek, k.Key, p.data.keyLen)
@@ -176,7 +182,7 @@ func (v *validator) decryptAssertion(ea *etree.Element, outerIDs map[string]stru
 			if !ok {
 				continue
 			}
-			el, err := prefilterDecrypted(plain, outerIDs)
+			el, err := prefilterDecrypted(plain, ctx, outerIDs)
 			if err != nil {
 				if p.data.gcm {
 					// Authenticated plaintext: whoever chose this content key already knows it,

@@ -69,6 +69,27 @@ func TestEncryptedAccepted(t *testing.T) {
 			}
 		})
 	}
+	// Encrypters that serialise the Assertion in place (libxmlsec through lxml does) leave out
+	// declarations made on its ancestors; the plaintext is parsed in the EncryptedData's context.
+	t.Run("plaintext borrowing the saml prefix, response signed", func(t *testing.T) {
+		plain := func() []byte {
+			_, _, a := (&resp{}).build()
+			d := etree.NewDocument()
+			d.SetRoot(a.Copy())
+			return serialize(t, d)
+		}()
+		if bytes.Contains(plain, []byte(`xmlns:saml=`)) {
+			t.Fatal("fixture declares saml itself")
+		}
+		checkDecrypted(t, mustValidate(t, xmlOfEnc(t, resp{}, signRespOnly, encOpts{plaintext: plain}), encConfig(t)), "key-1")
+	})
+	t.Run("plaintext borrowing the saml prefix, assertion signed, response unsigned", func(t *testing.T) {
+		a := mustValidate(t, xmlOfEnc(t, resp{}, signNeither, encOpts{plaintext: contextDependentSigned(t)}), encConfig(t))
+		checkDecrypted(t, a, "key-1")
+		if !a.AssertionSigned || a.ResponseSigned {
+			t.Fatal("signed flags")
+		}
+	})
 	t.Run("plaintext still accepted when not required", func(t *testing.T) {
 		a := mustValidate(t, xmlOf(t, resp{}, signBoth), encConfig(t))
 		if a.Encrypted || a.DecryptionKeyID != "" {
@@ -404,12 +425,18 @@ func TestEncryptedNegative(t *testing.T) {
 		{name: "decrypted Signature below the Assertion", xml: encPlain(signRespOnly, encOpts{}, func(t *testing.T) []byte {
 			return bytes.Replace(signedAsrt(t), []byte("<saml:Subject>"), []byte(`<saml:Subject><ds:Signature xmlns:ds="`+NSDSig+`"/>`), 1)
 		}), want: CodeInvalidSignature, reason: "ds:Signature inside Subject"},
-		{name: "decrypted Assertion relying on the Response's namespace declarations", xml: encPlain(signRespOnly, encOpts{}, func(t *testing.T) []byte {
-			_, _, a := (&resp{}).build()
-			d := etree.NewDocument()
-			d.SetRoot(a.Copy()) // no xmlns:saml: the prefix is declared on the Response only
-			return serialize(t, d)
+		{name: "decrypted prefix bound nowhere", xml: encPlain(signRespOnly, encOpts{}, func(t *testing.T) []byte {
+			return bytes.Replace(signedAsrt(t), []byte("<saml:Subject>"), []byte(`<saml:Subject q:x="1">`), 1)
 		}), want: CodeInvalidResponse, reason: "undeclared namespace prefix"},
+		{name: "unsigned Response rebinding the prefix a signed plaintext borrows", xml: func(t *testing.T) []byte {
+			plain := contextDependentSigned(t)
+			d := parseDoc(t, xmlOfEnc(t, resp{}, signNeither, encOpts{plaintext: plain}))
+			ea := child(d.Root(), "EncryptedAssertion")
+			ea.Space = "p"
+			ea.CreateAttr("xmlns:p", NSAssertion)
+			ea.CreateAttr("xmlns:saml", "urn:evil")
+			return serialize(t, d)
+		}, want: CodeInvalidResponse, reason: "must be one saml:Assertion"},
 		{name: "decrypted Assertion reusing the Response ID", xml: func(t *testing.T) []byte {
 			return xmlOfEnc(t, resp{respID: "_same"}, signRespOnly, encOpts{plaintext: plainAssertion(t, resp{assertionID: "_same"}, signBoth)})
 		}, want: CodeInvalidResponse, reason: "repeats an ID"},
@@ -587,4 +614,19 @@ func TestEncryptedConfig(t *testing.T) {
 			}
 		}
 	})
+}
+
+// contextDependentSigned is a signed Assertion serialised without the xmlns:saml declaration
+// it relies on (made on the Response around it), as an in-place encrypter writes it.
+func contextDependentSigned(t *testing.T) []byte {
+	t.Helper()
+	_, _, a := (&resp{}).build()
+	sign(t, a, signOpts{})
+	d := etree.NewDocument()
+	d.SetRoot(a.Copy())
+	out := serialize(t, d)
+	if bytes.Contains(out, []byte(`xmlns:saml=`)) {
+		t.Fatal("fixture declares saml itself")
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,16 +148,45 @@ func prefilter(raw []byte) (*etree.Document, *docInfo, error) {
 
 // prefilterDecrypted is layer 1 on the plaintext of an EncryptedAssertion: the same byte rules,
 // parse and walk as a posted Response, with a saml:Assertion as the only root and no Assertion,
-// EncryptedAssertion or Response anywhere inside it. The plaintext is parsed on its own, never in
-// the namespace context of the document around the EncryptedAssertion (which, in an unsigned
-// Response, is the attacker's): every prefix it uses must be declared inside it. IDs must not
-// repeat any ID of the enclosing document (outerIDs).
-func prefilterDecrypted(plain []byte, outerIDs map[string]struct{}) (*etree.Element, error) {
-	doc, _, err := parseHostile(plain, decryptedShape, outerIDs)
+// EncryptedAssertion or Response anywhere inside it. IDs must not repeat any ID of the enclosing
+// document (outerIDs).
+//
+// XML Encryption parses decrypted element content in the namespace context of the place the
+// EncryptedData occupied (xmlenc-core §4.5; xmlsec, Santuario and xmlseclibs all do), and
+// encrypters that serialise the Assertion in place leave out declarations made on its
+// ancestors. So a prefix the plaintext uses without declaring it resolves through ctx, the
+// declarations in scope at the EncryptedData (taken from the verified Response when it is
+// signed), and those declarations are then written onto the decrypted root, so every later
+// layer sees one self-contained element. This cannot change what a signature covers: exclusive
+// c14n renders the namespace of every visibly used prefix, so rebinding one breaks the digest.
+func prefilterDecrypted(plain []byte, ctx map[string]string, outerIDs map[string]struct{}) (*etree.Element, error) {
+	doc, _, err := parseHostileIn(plain, decryptedShape, ctx, outerIDs)
 	if err != nil {
 		return nil, err
 	}
-	return doc.Root(), nil
+	root := doc.Root()
+	declared := map[string]bool{}
+	for _, a := range root.Attr {
+		if p, ok := nsDeclPrefix(xml.Name{Space: a.Space, Local: a.Key}); ok {
+			declared[p] = true
+		}
+	}
+	names := make([]string, 0, len(ctx))
+	for p := range ctx {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if declared[p] || p == "xml" || p == "xmlns" {
+			continue
+		}
+		if p == "" {
+			root.CreateAttr("xmlns", ctx[p])
+		} else {
+			root.CreateAttr("xmlns:"+p, ctx[p])
+		}
+	}
+	return root, nil
 }
 
 // ParseXML parses an untrusted XML document that is not a SAML Response (an IdP metadata
@@ -175,6 +205,12 @@ func ParseXML(raw []byte, noun string, lim XMLLimits) (*etree.Document, error) {
 // walk with sh's limits and position rules. outerIDs, when set, are IDs already used by an
 // enclosing document.
 func parseHostile(raw []byte, sh xmlShape, outerIDs map[string]struct{}) (*etree.Document, *docInfo, error) {
+	return parseHostileIn(raw, sh, nil, outerIDs)
+}
+
+// parseHostileIn is parseHostile with the namespace bindings ctx already in scope around the
+// root (the context of decrypted content).
+func parseHostileIn(raw []byte, sh xmlShape, ctx map[string]string, outerIDs map[string]struct{}) (*etree.Document, *docInfo, error) {
 	if len(raw) == 0 {
 		return nil, nil, refuse(CodeInvalidResponse, "empty %s", sh.noun)
 	}
@@ -246,7 +282,13 @@ func parseHostile(raw []byte, sh xmlShape, outerIDs map[string]struct{}) (*etree
 	if root == nil {
 		return nil, nil, refuse(CodeInvalidResponse, "%s has no root element", sh.noun)
 	}
-	w := &walker{info: &docInfo{ids: map[string]struct{}{}}, scope: &nsScope{bind: map[string][]string{}}, outerIDs: outerIDs, sh: sh}
+	scope := &nsScope{bind: map[string][]string{}}
+	for p, uri := range ctx {
+		if p != "xml" && p != "xmlns" {
+			scope.bind[p] = []string{uri}
+		}
+	}
+	w := &walker{info: &docInfo{ids: map[string]struct{}{}}, scope: scope, outerIDs: outerIDs, sh: sh}
 	if err := w.walk(root); err != nil {
 		return nil, nil, err
 	}
