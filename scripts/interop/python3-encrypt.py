@@ -32,6 +32,7 @@ import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_Utils as U
@@ -142,9 +143,13 @@ def encrypt(args, data):
     assertion = root.find("{%s}Assertion" % NS_A)
     if assertion is None:
         raise SystemExit("Response has no Assertion child")
-    # The EncryptedAssertion takes the Assertion's place; the Assertion moves inside it first,
-    # so the encrypted element's position and the EncryptedData's parent are both right.
-    ea = etree.Element("{%s}EncryptedAssertion" % NS_A, nsmap={"saml": NS_A})
+    # The EncryptedAssertion takes the Assertion's place, with the Assertion's own prefix; the
+    # Assertion moves inside it first, so the EncryptedData ends up in the right place. lxml then
+    # drops the Assertion's now redundant namespace declaration, and libxmlsec serialises the
+    # element without it: that plaintext relies on the EncryptedAssertion's declaration, which
+    # XML Encryption decrypters resolve by parsing in context (the cryptography path's
+    # etree.tostring writes the declarations in, so it is self-contained).
+    ea = etree.Element("{%s}EncryptedAssertion" % NS_A, nsmap={assertion.prefix: NS_A})
     assertion.addprevious(ea)
     ea.append(assertion)
     if args.key_transport in XMLSEC_KT:
@@ -173,10 +178,16 @@ def decrypt(args, data):
     wrapped = base64.b64decode(ed.find(".//{%s}EncryptedKey/{%s}CipherData/{%s}CipherValue" % (NS_ENC, NS_ENC, NS_ENC)).text)
     cek = key.decrypt(wrapped, padding.OAEP(mgf=padding.MGF1(mgfh), algorithm=digest, label=None))
     alg = ed.find("{%s}EncryptionMethod" % NS_ENC).get("Algorithm")
-    if not alg.endswith("gcm"):
-        raise SystemExit("the cryptography path decrypts AES-GCM only")
     ct = base64.b64decode(ed.find("{%s}CipherData/{%s}CipherValue" % (NS_ENC, NS_ENC)).text)
-    return AESGCM(cek).decrypt(ct[:12], ct[12:], None)
+    if alg.endswith("gcm"):
+        return AESGCM(cek).decrypt(ct[:12], ct[12:], None)
+    # CBC (XML Encryption 1.0 section 5.2): IV, then blocks; the last plaintext byte is the
+    # padding length.
+    algo = algorithms.TripleDES(cek) if alg.endswith("tripledes-cbc") else algorithms.AES(cek)
+    bs = algo.block_size // 8
+    d = Cipher(algo, modes.CBC(ct[:bs])).decryptor()
+    plain = d.update(ct[bs:]) + d.finalize()
+    return plain[:-plain[-1]]
 
 
 def main():
