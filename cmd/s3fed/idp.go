@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -135,6 +137,8 @@ func newIdpSignCmd() *cobra.Command {
 		outFile                     string
 		rawXML, xmlDecl             bool
 		awsProvider                 string
+		encryptTo, keyTransport     string
+		dataEncryption              string
 	)
 	cmd := &cobra.Command{
 		Use:   "sign --org ORG --principal NAME --role ROLE",
@@ -157,10 +161,20 @@ Defaults match the s3fed server's SAML service-provider URLs:
   Audience     <public-url>/accounts/saml/<org>/metadata/
   public-url   $S3FED_PUBLIC_URL, else $S3FED_API (the server's default
                --public-url is its API address), else http://127.0.0.1:9001
-The assertion is valid from now for --ttl (default 5m, at most 24h).`,
+The assertion is valid from now for --ttl (default 5m, at most 24h).
+
+--encrypt-to CERT encrypts the Assertion to a SAML config's encryption key
+certificate (from 's3fed admin config keys describe'), as an IdP configured
+with that certificate does: the Assertion is signed first, then encrypted, and
+the Response signature covers the ciphertext. --key-transport is rsa-oaep
+(default: XML Encryption 1.1 RSA-OAEP, SHA-256, MGF1-SHA-256), rsa-oaep-mgf1p
+or rsa-1_5; --data-encryption is aes256-gcm (default), aes128-gcm, or the
+legacy aes256-cbc, aes192-cbc, aes128-cbc, tripledes-cbc (rsa-1_5 and the CBC
+modes are accepted only by configs with allowLegacyEncryption).`,
 		Example: `  s3fed idp sign --org abc123 --principal alice@example.com --role reader
   s3fed idp sign --org abc123 --principal ci-bot --role writer --attribute team=ml --attribute team=infra
-  s3fed idp sign --org abc123 --principal alice@example.com --role reader --sign assertion --xml`,
+  s3fed idp sign --org abc123 --principal alice@example.com --role reader --sign assertion --xml
+  s3fed idp sign --org abc123 --principal alice@example.com --role reader --encrypt-to enc-cert.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cmd.SilenceUsage = true // flags parsed: errors from here on are not usage errors
@@ -199,6 +213,14 @@ The assertion is valid from now for --ttl (default 5m, at most 24h).`,
 				o.Attributes = idpAddAWSAttributes(o.Attributes, o.OrgID, o.Role, awsProvider, o.Principal)
 			}
 			o.XMLDeclaration = xmlDecl
+			if encryptTo != "" {
+				if o.EncryptTo, err = idpReadCert(encryptTo); err != nil {
+					return err
+				}
+				o.KeyTransport, o.DataEncryption = idp.KeyTransport(keyTransport), idp.DataEncryption(dataEncryption)
+			} else if cmd.Flags().Changed("key-transport") || cmd.Flags().Changed("data-encryption") {
+				return errors.New("--key-transport and --data-encryption need --encrypt-to")
+			}
 			x, err := idp.Sign(o)
 			if err != nil {
 				return err
@@ -233,6 +255,9 @@ The assertion is valid from now for --ttl (default 5m, at most 24h).`,
 	f.StringVar(&outFile, "out", "", "write to this file instead of standard output")
 	f.BoolVar(&rawXML, "xml", false, "print the signed XML instead of base64")
 	f.BoolVar(&xmlDecl, "xml-declaration", false, "start the document with an <?xml ...?> declaration, as some IdPs do")
+	f.StringVar(&encryptTo, "encrypt-to", "", "encrypt the Assertion to this PEM certificate (a SAML config's encryption key)")
+	f.StringVar(&keyTransport, "key-transport", string(idp.DefaultKeyTransport), "with --encrypt-to: rsa-oaep, rsa-oaep-mgf1p or rsa-1_5 (legacy)")
+	f.StringVar(&dataEncryption, "data-encryption", string(idp.DefaultDataEncryption), "with --encrypt-to: aes256-gcm, aes128-gcm, or legacy aes256-cbc, aes192-cbc, aes128-cbc, tripledes-cbc")
 	for _, name := range []string{"org", "principal", "role"} {
 		_ = cmd.MarkFlagRequired(name) // the flags exist; the error cannot happen
 	}
@@ -271,6 +296,23 @@ func idpAddAWSAttributes(attrs map[string][]string, org, role, config, principal
 		attrs[awsSessionNameAttribute] = []string{principal}
 	}
 	return attrs
+}
+
+// idpReadCert reads the one PEM certificate --encrypt-to names.
+func idpReadCert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --encrypt-to: %w", err)
+	}
+	block, rest := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" || len(strings.TrimSpace(string(rest))) != 0 {
+		return nil, fmt.Errorf("--encrypt-to %s: want exactly one PEM CERTIFICATE", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("--encrypt-to %s: %w", path, err)
+	}
+	return c, nil
 }
 
 // idpParseAttributes turns repeated NAME=VALUE flags into a multi-valued

@@ -1,6 +1,8 @@
 // Package federation holds the rules for federation configs that do not
 // depend on HTTP or storage: which IdP signing certificates may be trusted,
-// and how a stored config becomes a validator configuration.
+// what an IdP's metadata document contributes (metadata.go), the SAML
+// encryption keys a config owns and how they are sealed (enckeys.go), and how
+// a stored config becomes a validator configuration.
 package federation
 
 import (
