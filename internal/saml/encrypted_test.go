@@ -295,6 +295,9 @@ func TestEncryptedNegative(t *testing.T) {
 		{name: "wrapped key one byte", xml: encXML(resp{}, signBoth, encOpts{keyEdit: func(b []byte) []byte { return b[:1] }}), want: CodeInvalidResponse, reason: undecryptableReason},
 		{name: "wrapped key flipped", xml: encXML(resp{}, signBoth, encOpts{keyEdit: flipLast}), want: CodeInvalidResponse, reason: undecryptableReason},
 		{name: "wrapped key all 0xff", xml: encXML(resp{}, signBoth, encOpts{keyEdit: func(b []byte) []byte { return bytes.Repeat([]byte{0xff}, len(b)) }}), want: CodeInvalidResponse, reason: undecryptableReason},
+		{name: "data CipherValue of 180 KiB, tag flipped", xml: encPlain(signRespOnly, encOpts{cipherEdit: flipLast}, func(t *testing.T) []byte {
+			return bytes.Replace(signedAsrt(t), []byte("<saml:Subject>"), []byte("<saml:Subject><!--"+strings.Repeat("x", 180<<10)+"-->"), 1)
+		}), want: CodeInvalidResponse, reason: undecryptableReason},
 		{name: "wrapped key megabyte-ish", xml: encXML(resp{}, signBoth, encOpts{keyEdit: func(b []byte) []byte { return make([]byte, 64<<10) }}), want: CodeInvalidResponse, reason: "longer than any accepted RSA key"},
 		{name: "CipherValue not base64", xml: encXML(resp{}, signBoth, encOpts{edit: func(ea *etree.Element) {
 			ea.FindElement("./EncryptedData/CipherData/CipherValue").SetText("!!!!")
