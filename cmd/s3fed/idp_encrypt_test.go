@@ -45,6 +45,7 @@ func TestIdpSignEncryptCmd(t *testing.T) {
 	}
 	base := []string{"sign", "--org", "abc123", "--principal", "alice@example.com", "--role", "reader"}
 	t.Setenv("S3FED_PUBLIC_URL", "")
+	t.Setenv("S3FED_API", "")
 	for _, tc := range []struct {
 		name   string
 		args   []string
