@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // buildBinary builds cmd/s3fed once per test binary run.
@@ -42,16 +44,16 @@ type proc struct {
 	api, s3 string
 }
 
-// serve starts the binary on free ports over dataDir and waits for its
-// listening line.
-func serve(t *testing.T, dataDir string) *proc {
+// serve starts the binary on free ports over dataDir (and databaseURL, when
+// set) and waits for its listening line.
+func serve(t *testing.T, dataDir, databaseURL string) *proc {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "S3FED_ROOT_TOKEN="+rootToken)
+	cmd.Env = append(os.Environ(), "S3FED_ROOT_TOKEN="+rootToken, "S3FED_DATABASE_URL="+databaseURL)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -107,10 +109,12 @@ func crc(s string) uint32 {
 // TestCrashDuringPuts kills the server with SIGKILL during concurrent PUTs,
 // restarts it on the same data dir, and checks that every acknowledged
 // object is intact and no partial object is visible.
-func TestCrashDuringPuts(t *testing.T) {
+func TestCrashDuringPuts(t *testing.T) { teststore.Each(t, testCrashDuringPuts) }
+
+func testCrashDuringPuts(t *testing.T, b teststore.Backend) {
 	t.Setenv("AWS_CA_BUNDLE", "")
-	dataDir := t.TempDir()
-	p := serve(t, dataDir)
+	dataDir, dbURL := t.TempDir(), b.DatabaseURL(t)
+	p := serve(t, dataDir, dbURL)
 	in := &instance{t: t, api: p.api, s3: p.s3, token: rootToken, client: httpClient()}
 	in.kp, in.cert = testIdP(t)
 	all := `{"version":"v1alpha1","name":"all","statements":[{"name":"all","effect":"Allow","actions":["*"],"resources":["*"],"principals":["*"]}]}`
@@ -160,7 +164,7 @@ func TestCrashDuringPuts(t *testing.T) {
 	_ = p.cmd.Wait()
 
 	// Restart on the same data dir; the key and its claims survive too.
-	p2 := serve(t, dataDir)
+	p2 := serve(t, dataDir, dbURL)
 	in2 := &instance{t: t, api: p2.api, s3: p2.s3, token: rootToken, client: httpClient()}
 	c2 := in2.s3Client(ak, sk)
 	seen := map[string]bool{}

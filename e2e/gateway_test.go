@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 func seedPolicy(t *testing.T) string {
@@ -23,8 +25,10 @@ func seedPolicy(t *testing.T) string {
 
 // TestSeedPolicyThroughS3 runs every row of POLICY-EXAMPLES.md's adapted
 // table as a real S3 call with keys from a real SAML exchange.
-func TestSeedPolicyThroughS3(t *testing.T) {
-	in := start(t, "", "")
+func TestSeedPolicyThroughS3(t *testing.T) { teststore.Each(t, testSeedPolicyThroughS3) }
+
+func testSeedPolicyThroughS3(t *testing.T, b teststore.Backend) {
+	in := start(t, b, "", "")
 	cfg := in.org("acme", seedPolicy(t))
 	ctx := context.Background()
 	admin := in.as("acme", cfg, "root@acme.test", "admin-role")
@@ -134,8 +138,10 @@ func TestSeedPolicyThroughS3(t *testing.T) {
 
 // TestCrossOrgAccess: another org sees nothing unless a bucket policy grants
 // its org, and then only what its own policies allow too.
-func TestCrossOrgAccess(t *testing.T) {
-	in := start(t, "", "")
+func TestCrossOrgAccess(t *testing.T) { teststore.Each(t, testCrossOrgAccess) }
+
+func testCrossOrgAccess(t *testing.T, b teststore.Backend) {
+	in := start(t, b, "", "")
 	all := `{"version":"v1alpha1","name":"all","statements":[{"name":"all","effect":"Allow","actions":["*"],"resources":["*"],"principals":["*"]}]}`
 	acmeCfg := in.org("acme", all)
 	betaCfg := in.org("beta", all)
@@ -187,7 +193,11 @@ func TestCrossOrgAccess(t *testing.T) {
 // transport rejects the owning org's plain-HTTP requests, and never locks the
 // owners out of the bucket policy itself.
 func TestBucketPolicyDenyAppliesToOwner(t *testing.T) {
-	in := start(t, "", "")
+	teststore.Each(t, testBucketPolicyDenyAppliesToOwner)
+}
+
+func testBucketPolicyDenyAppliesToOwner(t *testing.T, b teststore.Backend) {
+	in := start(t, b, "", "")
 	all := `{"version":"v1alpha1","name":"all","statements":[{"name":"all","effect":"Allow","actions":["*"],"resources":["*"],"principals":["*"]}]}`
 	cfg := in.org("acme", all)
 	ctx := context.Background()
@@ -214,8 +224,10 @@ func TestBucketPolicyDenyAppliesToOwner(t *testing.T) {
 
 // TestRevokedKeyFailsAtOnce: a revoked key fails at once with
 // InvalidAccessKeyId.
-func TestRevokedKeyFailsAtOnce(t *testing.T) {
-	in := start(t, "", "")
+func TestRevokedKeyFailsAtOnce(t *testing.T) { teststore.Each(t, testRevokedKeyFailsAtOnce) }
+
+func testRevokedKeyFailsAtOnce(t *testing.T, b teststore.Backend) {
+	in := start(t, b, "", "")
 	all := `{"version":"v1alpha1","name":"all","statements":[{"name":"all","effect":"Allow","actions":["*"],"resources":["*"],"principals":["*"]}]}`
 	cfg := in.org("acme", all)
 	ctx := context.Background()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/s3fed/s3fed/internal/idp"
 	"github.com/s3fed/s3fed/internal/server"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // instance is one in-process s3fed with its root token.
@@ -40,11 +41,13 @@ type instance struct {
 
 const rootToken = "s3fed_e2e-root-token-for-tests"
 
-func start(t *testing.T, tlsCert, tlsKey string) *instance {
+// start runs an in-process s3fed keeping its state on backend b.
+func start(t *testing.T, b teststore.Backend, tlsCert, tlsKey string) *instance {
 	t.Helper()
 	t.Setenv("AWS_CA_BUNDLE", "")
 	cfg := server.Defaults()
 	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = b.DatabaseURL(t)
 	cfg.APIAddr, cfg.S3Addr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RootToken = rootToken
 	cfg.TLSCert, cfg.TLSKey = tlsCert, tlsKey

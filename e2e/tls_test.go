@@ -19,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // tlsPair writes a self-signed certificate for 127.0.0.1.
@@ -50,9 +52,11 @@ func tlsPair(t *testing.T) (certFile, keyFile string) {
 
 // TestTLSGateway runs the exchange and S3 over TLS on both listeners; over
 // TLS the AWS SDK streams uploads as aws-chunked with a CRC32 trailer.
-func TestTLSGateway(t *testing.T) {
+func TestTLSGateway(t *testing.T) { teststore.Each(t, testTLSGateway) }
+
+func testTLSGateway(t *testing.T, b teststore.Backend) {
 	cert, key := tlsPair(t)
-	in := start(t, cert, key)
+	in := start(t, b, cert, key)
 	all := `{"version":"v1alpha1","name":"all","statements":[{"name":"all","effect":"Allow","actions":["*"],"resources":["*"],"principals":["*"]}]}`
 	cfg := in.org("acme", all)
 	c := in.as("acme", cfg, "tls@acme.test", "admin")

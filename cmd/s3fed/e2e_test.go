@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // The end-to-end tests run the real binary: built once per package run,
@@ -202,6 +204,17 @@ func (p *serveProc) kill() {
 	}
 }
 
+// dbFlag returns backend b's database URL ("" for SQLite in the data dir)
+// and the serve/reset-root-token flags that name it.
+func dbFlag(t *testing.T, b teststore.Backend) (string, []string) {
+	t.Helper()
+	u := b.DatabaseURL(t)
+	if u == "" {
+		return "", nil
+	}
+	return u, []string{"--database-url", u}
+}
+
 // cliResult is one CLI run.
 type cliResult struct {
 	stdout, stderr string
@@ -255,10 +268,13 @@ func fails(t *testing.T, dir, api, token, want string, args ...string) {
 	}
 }
 
-func TestE2EServeAdminRestart(t *testing.T) {
+func TestE2EServeAdminRestart(t *testing.T) { teststore.Each(t, testE2EServeAdminRestart) }
+
+func testE2EServeAdminRestart(t *testing.T, b teststore.Backend) {
 	work := t.TempDir()
 	data := filepath.Join(work, "data")
-	srv := startServe(t, e2eEnv(), "--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", data)
+	dbURL, db := dbFlag(t, b)
+	srv := startServe(t, e2eEnv(), append([]string{"--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", data}, db...)...)
 	root := srv.token
 	if root == "" || !strings.Contains(srv.before, "Root admin token (shown once") {
 		t.Fatalf("first start printed no root token:\n%s", srv.before)
@@ -340,7 +356,7 @@ func TestE2EServeAdminRestart(t *testing.T) {
 	// Graceful shutdown, then a restart on the same data dir, configured
 	// through the environment this time.
 	srv.stop()
-	srv2 := startServe(t, e2eEnv("S3FED_API_ADDR=127.0.0.1:0", "S3FED_S3_ADDR=127.0.0.1:0", "S3FED_DATA_DIR="+data))
+	srv2 := startServe(t, e2eEnv("S3FED_API_ADDR=127.0.0.1:0", "S3FED_S3_ADDR=127.0.0.1:0", "S3FED_DATA_DIR="+data, "S3FED_DATABASE_URL="+dbURL))
 	if srv2.token != "" || strings.Contains(srv2.before, "Root admin token") {
 		t.Errorf("restart printed a new root token:\n%s", srv2.before)
 	}
@@ -388,7 +404,7 @@ func TestE2EServeAdminRestart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "nowhere")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("reset-root-token created a data dir: %v", err)
 	}
-	reset := ok(t, work, api, "", "admin", "reset-root-token", "--data-dir", data).stdout
+	reset := ok(t, work, api, "", append([]string{"admin", "reset-root-token", "--data-dir", data}, db...)...).stdout
 	var newRoot string
 	for _, l := range strings.Split(reset, "\n") {
 		if m := e2eTokenRe.FindStringSubmatch(l); m != nil {
@@ -404,7 +420,7 @@ func TestE2EServeAdminRestart(t *testing.T) {
 	srv2.stop()
 
 	// The new root token survives a restart too.
-	srv3 := startServe(t, e2eEnv(), "--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", data)
+	srv3 := startServe(t, e2eEnv(), append([]string{"--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", data}, db...)...)
 	if srv3.token != "" {
 		t.Errorf("third start printed a root token")
 	}
@@ -449,10 +465,12 @@ func TestE2EServeRefusesBadFlags(t *testing.T) {
 
 // TestE2ERootTokenFromEnv: S3FED_ROOT_TOKEN sets the root token; nothing
 // is printed.
-func TestE2ERootTokenFromEnv(t *testing.T) {
+func TestE2ERootTokenFromEnv(t *testing.T) { teststore.Each(t, testE2ERootTokenFromEnv) }
+
+func testE2ERootTokenFromEnv(t *testing.T, b teststore.Backend) {
 	work := t.TempDir()
 	const tok = "env-chosen-root-token-0123"
-	srv := startServe(t, e2eEnv("S3FED_ROOT_TOKEN="+tok, "S3FED_DATA_DIR="+filepath.Join(work, "data")),
+	srv := startServe(t, e2eEnv("S3FED_ROOT_TOKEN="+tok, "S3FED_DATA_DIR="+filepath.Join(work, "data"), "S3FED_DATABASE_URL="+b.DatabaseURL(t)),
 		"--api-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0")
 	if srv.token != "" || strings.Contains(srv.before, "Root admin token") {
 		t.Errorf("a root token was printed although S3FED_ROOT_TOKEN is set:\n%s", srv.before)

@@ -126,7 +126,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if errors.As(err, &mbe) {
 		return nil, jsonapi.Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than the limit of %d bytes", MaxBodyBytes)
 	}
-	return data, err
+	if err != nil {
+		return nil, err
+	}
+	return data, jsonapi.CheckUTF8(data)
 }
 
 func (a *API) putPolicy(w http.ResponseWriter, r *http.Request, c Caller) error {

@@ -5,6 +5,7 @@
 package jsonapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/s3fed/s3fed/internal/bodytimeout"
 )
@@ -126,9 +128,10 @@ func (st *requestState) cause() error {
 
 // Decode reads a JSON object from r's body into v strictly: the content type
 // must be JSON, the body at most limit bytes (413 payload_too_large, refused
-// before it is read whole when Content-Length says so), no unknown fields, no
-// trailing data. Syntax errors are invalid_json; a well-formed body with the
-// wrong shape is invalid_argument naming the field.
+// before it is read whole when Content-Length says so) and UTF-8 (JSON's
+// encoding; encoding/json would silently turn a stray byte into U+FFFD), no
+// unknown fields, no trailing data. Syntax errors are invalid_json; a
+// well-formed body with the wrong shape is invalid_argument naming the field.
 func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if err := RequireContentType(r, "application/json"); err != nil {
 		return err
@@ -136,20 +139,41 @@ func Decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if r.ContentLength > limit {
 		return Errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "request body is %d bytes; the limit is %d", r.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return decodeError(err, limit)
+	}
+	if err := CheckUTF8(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err, limit)
-		}
 		return Errorf(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
 	}
 	return nil
+}
+
+// CheckUTF8 answers invalid_json, naming the first bad byte, unless data is
+// UTF-8. Every JSON body is checked before it is decoded (Decode does it;
+// handlers reading a body themselves call this), so that no stored text
+// differs from what the client sent.
+func CheckUTF8(data []byte) error {
+	if utf8.Valid(data) {
+		return nil
+	}
+	i := 0
+	for i < len(data) {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		i += n
+	}
+	return Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid UTF-8 (byte %d); JSON text must be UTF-8", i)
 }
 
 func decodeError(err error, limit int64) error {

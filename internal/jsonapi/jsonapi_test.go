@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -433,5 +434,43 @@ func TestRequestIDs(t *testing.T) {
 			t.Fatalf("bad or repeated request ID %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestDecodeRefusesInvalidUTF8: a body that is not UTF-8 is invalid_json
+// naming the first bad byte, wherever the byte is; encoding/json alone would
+// turn it into U+FFFD and the server would store something the client never
+// sent (or, on PostgreSQL, fail the write). Escapes such as \u0000 are valid
+// JSON text and pass.
+func TestDecodeRefusesInvalidUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		at         int
+	}{
+		{"0xFF in a value", "{\"name\":\"a\xffb\"}", 10},
+		{"0xFF in a key", "{\"na\xffme\":\"a\"}", 4},
+		{"in an unknown field", "{\"name\":\"a\",\"x\xfe\":1}", 14},
+		{"truncated sequence", "{\"name\":\"\xc3\"}", 9},
+		{"UTF-16 surrogate", "{\"name\":\"\xed\xa0\x80\"}", 9},
+		{"overlong NUL", "{\"name\":\"\xc0\x80\"}", 9},
+		{"in a nested map", "{\"labels\":{\"k\":\"\xff\"}}", 16},
+		{"in whitespace", "{\"name\":\"a\"\xff}", 11},
+	} {
+		for _, chunked := range []bool{false, true} {
+			t.Run(fmt.Sprint(tc.name, " chunked=", chunked), func(t *testing.T) {
+				_, err := decodeReq(t, tc.body, "application/json", 1024, chunked)
+				var ae *jsonapi.Error
+				if !errors.As(err, &ae) || ae.Status != 400 || ae.Code != "invalid_json" {
+					t.Fatalf("err = %v, want 400 invalid_json", err)
+				}
+				if want := fmt.Sprintf("not valid UTF-8 (byte %d)", tc.at); !strings.Contains(ae.Message, want) {
+					t.Errorf("message %q does not say %q", ae.Message, want)
+				}
+			})
+		}
+	}
+	v, err := decodeReq(t, `{"name":"\u0000 é 😀 `+"\u202e"+`","labels":{"\u0001":"\u0000"}}`, "application/json", 1024, true)
+	if err != nil || v.Name != "\x00 é 😀 \u202e" || v.Labels["\x01"] != "\x00" {
+		t.Fatalf("valid text with escaped control characters: %+v %v", v, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // ErrInvalidJSON marks input that is not well-formed JSON (or not one JSON
@@ -21,8 +22,22 @@ type jsonField struct {
 }
 
 // checkSingleValue refuses malformed JSON and anything after the first value,
-// so that "{...}{...}" or "{...} garbage" is never half-read.
+// so that "{...}{...}" or "{...} garbage" is never half-read, and text that
+// is not UTF-8: json.Valid accepts a raw 0xFF inside a string and
+// encoding/json reads it as U+FFFD, so the document checked would not be the
+// document stored.
 func checkSingleValue(data []byte) error {
+	if !utf8.Valid(data) {
+		i := 0
+		for i < len(data) {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Errorf("%w: not valid UTF-8 at byte %d (JSON text must be UTF-8)", ErrInvalidJSON, i)
+	}
 	if !json.Valid(data) {
 		// json.Valid does not say where; decode to get a positioned message.
 		var v any

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/s3fed/s3fed/internal/storage"
 )
@@ -172,6 +173,9 @@ func (rq *request) putBucketPolicy() error {
 	}
 	if !json.Valid(doc) {
 		return newError("MalformedPolicy", http.StatusBadRequest, "Policies must be valid JSON.")
+	}
+	if !utf8.Valid(doc) {
+		return newError("MalformedPolicy", http.StatusBadRequest, "Policies must be UTF-8 text.")
 	}
 	if rq.s.validate != nil {
 		if err := rq.s.validate(rq.bucket, doc); err != nil {

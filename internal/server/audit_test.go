@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/s3fed/s3fed/internal/s3"
 	"github.com/s3fed/s3fed/internal/store"
-	"github.com/s3fed/s3fed/internal/store/sqlite"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 func countEvents(t *testing.T, st store.Store, org string) int {
@@ -28,13 +27,11 @@ func countEvents(t *testing.T, st store.Store, org string) int {
 // returns only once everything logged before it is written (what the audit
 // endpoint relies on), also past the back-pressure limit with many
 // concurrent writers; Close writes what is still queued.
-func TestAuditWriter(t *testing.T) {
+func TestAuditWriter(t *testing.T) { teststore.Each(t, testAuditWriter) }
+
+func testAuditWriter(t *testing.T, b teststore.Backend) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := b.Open(t)
 	w := newAuditWriter(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	w.Sync(ctx) // nothing queued: returns at once

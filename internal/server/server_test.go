@@ -28,6 +28,7 @@ import (
 
 	"github.com/s3fed/s3fed/internal/server"
 	"github.com/s3fed/s3fed/internal/store"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // output is a goroutine-safe sink for the server's banner and listening
@@ -511,9 +512,11 @@ func TestTLS(t *testing.T) {
 }
 
 // TestSetRootTokenAudited: replacing the root token leaves an audit event.
-func TestSetRootTokenAudited(t *testing.T) {
+func TestSetRootTokenAudited(t *testing.T) { teststore.Each(t, testSetRootTokenAudited) }
+
+func testSetRootTokenAudited(t *testing.T, b teststore.Backend) {
 	dir := t.TempDir()
-	st, err := server.OpenState(t.Context(), dir, "")
+	st, err := server.OpenState(t.Context(), dir, b.DatabaseURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // BenchmarkExchangeHTTP is the end-to-end exchange over HTTP on loopback:
@@ -17,7 +19,7 @@ import (
 // audit event in one transaction. Responses are signed before the timer
 // starts; 8 clients post concurrently. It reports exchanges/s and p50/p99.
 func BenchmarkExchangeHTTP(b *testing.B) {
-	e := newEnv(b, false)
+	e := newEnv(b, teststore.SQLite, false)
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
 		body, _ := json.Marshal(map[string]any{"orgId": "acme", "configId": e.cfgID, "samlResponse": e.sign(nil)})

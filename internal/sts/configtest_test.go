@@ -12,12 +12,15 @@ import (
 	"github.com/s3fed/s3fed/internal/idp"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/store"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // TestConfigTestEndpoint checks POST .../CONFIG:test reports each check and
 // the mapped identity, issues nothing, and leaves the response usable.
-func TestConfigTestEndpoint(t *testing.T) {
-	e := newEnv(t, false)
+func TestConfigTestEndpoint(t *testing.T) { teststore.Each(t, testConfigTestEndpoint) }
+
+func testConfigTestEndpoint(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	ctx := context.Background()
 	tok := admin.NewToken()
 	if err := e.st.Update(ctx, func(tx store.Tx) error {

@@ -17,6 +17,7 @@ import (
 	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/s3fed/s3fed/internal/jsonapi"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // syncLog is a log sink for the server goroutines.
@@ -55,7 +56,7 @@ func errorLine(t *testing.T, logs, id string) map[string]any {
 // log line of that answer carries the database's error and the request ID,
 // while neither the answer nor the log carries the assertion.
 func TestUnavailableLogsItsCause(t *testing.T) {
-	e := newEnv(t, true) // ClaimReplay fails with "database is locked"
+	e := newEnv(t, teststore.SQLite, true) // ClaimReplay fails with "database is locked"
 	logs := &syncLog{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	e.svc.Log = log

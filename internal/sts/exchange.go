@@ -11,6 +11,7 @@ package sts
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,23 +289,46 @@ func (s *Service) samlConfig(cfg store.Config) (*saml.Config, error) {
 		Audience:     admin.Audience(s.PublicURL, cfg.OrgID),
 		Skew:         s.Skew,
 		Now:          s.Now,
-		Replay:       replayCache{s: s.Store, now: s.now},
+		Replay:       replayCache{s: s.Store, now: s.now, kind: "saml", orgID: cfg.OrgID},
 	}, nil
 }
 
 // replayCache keeps (issuer, assertion ID) claims in the shared store, so
-// every replica and every restart sees them.
+// every replica and every restart sees them. Claims belong to one org and
+// one kind of federation: an admin of another org who registers the same
+// IdP entity ID can neither burn this org's assertion IDs nor learn which
+// were used.
 type replayCache struct {
-	s   store.Store
-	now func() time.Time
+	s     store.Store
+	now   func() time.Time
+	kind  string // "saml" or "oidc"
+	orgID string
 }
 
 func (c replayCache) Claim(ctx context.Context, issuer, id string, until time.Time) error {
-	err := c.s.ClaimReplay(ctx, "saml\x00"+issuer+"\x00"+id, until, c.now())
+	// A claim only needs to outlive its assertion; an IdP's NotOnOrAfter
+	// past what the store keeps is held until store.MaxTime (year 2262).
+	if until.After(store.MaxTime) {
+		until = store.MaxTime
+	}
+	err := c.s.ClaimReplay(ctx, replayKey(c.kind, c.orgID, issuer, id), until, c.now())
 	if errors.Is(err, store.ErrReplayed) {
 		return saml.ErrReplayed
 	}
 	return err
+}
+
+// replayKey is the store key of a claim: each part length-prefixed, so no
+// choice of issuer or ID (NUL, separators, anything) makes two different
+// claims one key.
+func replayKey(parts ...string) string {
+	var b []byte
+	b = append(b, "replay/v2"...)
+	for _, p := range parts {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return string(b)
 }
 
 // SAMLError maps a validator refusal to the API's error: the codes are the

@@ -10,17 +10,20 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssts "github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"github.com/s3fed/s3fed/internal/admin"
 	"github.com/s3fed/s3fed/internal/creds"
 	"github.com/s3fed/s3fed/internal/idp"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/store"
-	"github.com/s3fed/s3fed/internal/store/sqlite"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 	"github.com/s3fed/s3fed/internal/sts"
 )
 
@@ -47,14 +50,11 @@ func (failingReplay) ClaimReplay(context.Context, string, time.Time, time.Time) 
 	return errors.New("database is locked")
 }
 
-func newEnv(t testing.TB, replayDown bool) *env {
+// newEnv builds the env on a fresh store of backend b.
+func newEnv(t testing.TB, b teststore.Backend, replayDown bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := b.Open(t)
 	certPEM, keyPEM, err := idp.Keygen(idp.KeygenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +153,10 @@ func (e *env) keyCount() int {
 	return n
 }
 
-func TestExchangeSuccess(t *testing.T) {
-	e := newEnv(t, false)
+func TestExchangeSuccess(t *testing.T) { teststore.Each(t, testExchangeSuccess) }
+
+func testExchangeSuccess(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	a := e.post(map[string]any{"orgId": "acme", "configId": e.cfgID, "samlResponse": e.sign(nil), "durationSeconds": 900,
 		"attributes": map[string]string{"team": "ml"}})
 	if a.status != 200 {
@@ -192,8 +194,10 @@ func TestExchangeSuccess(t *testing.T) {
 	}
 }
 
-func TestExchangeDuration(t *testing.T) {
-	e := newEnv(t, false)
+func TestExchangeDuration(t *testing.T) { teststore.Each(t, testExchangeDuration) }
+
+func testExchangeDuration(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	tests := []struct {
 		name    string
 		dur     any
@@ -222,8 +226,10 @@ func TestExchangeDuration(t *testing.T) {
 	}
 }
 
-func TestExchangeRefusals(t *testing.T) {
-	e := newEnv(t, false)
+func TestExchangeRefusals(t *testing.T) { teststore.Each(t, testExchangeRefusals) }
+
+func testExchangeRefusals(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	good := func() string { return e.sign(nil) }
 	tamper := func() string {
 		xml, _ := base64.StdEncoding.DecodeString(e.sign(nil))
@@ -299,8 +305,10 @@ func TestExchangeRefusals(t *testing.T) {
 	}
 }
 
-func TestExchangeReplay(t *testing.T) {
-	e := newEnv(t, false)
+func TestExchangeReplay(t *testing.T) { teststore.Each(t, testExchangeReplay) }
+
+func testExchangeReplay(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	resp := e.sign(nil)
 	if a := e.post(map[string]any{"orgId": "acme", "configId": e.cfgID, "samlResponse": resp}); a.status != 200 {
 		t.Fatalf("first use: %d %v", a.status, a.body)
@@ -326,7 +334,11 @@ func TestExchangeReplay(t *testing.T) {
 }
 
 func TestExchangeReplayCacheDownFailsClosed(t *testing.T) {
-	e := newEnv(t, true)
+	teststore.Each(t, testExchangeReplayCacheDownFailsClosed)
+}
+
+func testExchangeReplayCacheDownFailsClosed(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, true)
 	a := e.post(map[string]any{"orgId": "acme", "configId": e.cfgID, "samlResponse": e.sign(nil)})
 	if a.status != 503 || a.body["code"] != "unavailable" {
 		t.Fatalf("got %d %v, want a 503 refusal", a.status, a.body)
@@ -338,8 +350,10 @@ func TestExchangeReplayCacheDownFailsClosed(t *testing.T) {
 
 // TestRevocationIsImmediate checks the credential cache honours a revocation
 // at once and an expiry at lookup time.
-func TestRevocationIsImmediate(t *testing.T) {
-	e := newEnv(t, false)
+func TestRevocationIsImmediate(t *testing.T) { teststore.Each(t, testRevocationIsImmediate) }
+
+func testRevocationIsImmediate(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	a := e.post(map[string]any{"orgId": "acme", "configId": e.cfgID, "samlResponse": e.sign(nil), "durationSeconds": 60})
 	akid, _ := a.body["accessKeyId"].(string)
 	now := e.now
@@ -378,5 +392,71 @@ func TestRevocationIsImmediate(t *testing.T) {
 	now = now.Add(61 * time.Second)
 	if _, err := cache.Lookup(ctx, akid2); !errors.Is(err, creds.ErrExpired) {
 		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+// TestReplayScopedPerOrg: two orgs trust the same IdP entity ID; one
+// assertion ID exchanged in each succeeds in both, and a replay in either
+// org is refused. Before claims were scoped, the first org to use an ID
+// burnt it for the other (issue 9, defect 6).
+func TestReplayScopedPerOrg(t *testing.T) { teststore.Each(t, testReplayScopedPerOrg) }
+
+func testReplayScopedPerOrg(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
+	const id = "_shared-assertion-id"
+	exchange := func(org, cfg string) answer {
+		t.Helper()
+		return e.post(map[string]any{"orgId": org, "configId": cfg, "samlResponse": e.sign(func(o *idp.SignOptions) {
+			o.OrgID, o.AssertionID = org, id
+		})})
+	}
+	// The other org goes first: it must not burn acme's assertion ID.
+	for _, org := range [][2]string{{"other", e.otherCfg}, {"acme", e.cfgID}} {
+		if a := exchange(org[0], org[1]); a.status != 200 {
+			t.Fatalf("%s: first use of the ID: %d %v", org[0], a.status, a.body)
+		}
+	}
+	for _, org := range [][2]string{{"acme", e.cfgID}, {"other", e.otherCfg}} {
+		if a := exchange(org[0], org[1]); a.status != 401 || a.body["code"] != "replayed_assertion" {
+			t.Fatalf("%s: replay: %d %v", org[0], a.status, a.body)
+		}
+	}
+	if n := e.keyCount(); n != 2 {
+		t.Fatalf("%d keys minted, want 2", n)
+	}
+}
+
+// TestExchangeHostileIDs: org and config IDs no store could hold (NUL,
+// control bytes, invalid UTF-8) are simply not found, on every store and
+// through both entry points; none is a server error. PostgreSQL answered
+// them with 500 when IDs were kept as text.
+func TestExchangeHostileIDs(t *testing.T) { teststore.Each(t, testExchangeHostileIDs) }
+
+func testExchangeHostileIDs(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
+	good := e.sign(nil)
+	for _, tc := range []struct{ org, cfg string }{
+		{"acme\x00", e.cfgID}, {"\x00", e.cfgID}, {"acme", e.cfgID + "\x00"}, {"acme", "\x01\x7f"},
+		{"acme", strings.Repeat("\x00", 4096)}, {"acme", "é😀\u202e"},
+	} {
+		a := e.post(map[string]any{"orgId": tc.org, "configId": tc.cfg, "samlResponse": good})
+		if a.status != 404 || a.body["code"] != "not_found" {
+			t.Errorf("org %.40q config %.40q: %d %v, want 404 not_found", tc.org, tc.cfg, a.status, a.body)
+		}
+	}
+	c := e.stsClient(t)
+	role := "arn:aws:iam::acme:role/writer"
+	assertion := e.awsAssertion(role, "arn:aws:iam::acme:saml-provider/"+e.cfgID)
+	for _, cfg := range []string{e.cfgID + "\x00", "\x00", "\xff", "x\xc3"} {
+		provider := "arn:aws:iam::acme:saml-provider/" + cfg
+		_, err := c.AssumeRoleWithSAML(context.Background(), &awssts.AssumeRoleWithSAMLInput{RoleArn: aws.String(role),
+			PrincipalArn: aws.String(provider), SAMLAssertion: aws.String(assertion)})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterValue" {
+			t.Errorf("provider config %q: %v, want InvalidParameterValue", cfg, err)
+		}
+	}
+	if n := e.keyCount(); n != 0 {
+		t.Fatalf("%d keys minted", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/s3fed/s3fed/internal/creds"
 	"github.com/s3fed/s3fed/internal/idp"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 const (
@@ -40,8 +41,10 @@ func (e *env) awsAssertion(role, provider string) string {
 
 // TestAssumeRoleWithSAML drives the STS query API with the real AWS SDK
 // client, as `aws sts assume-role-with-saml` does.
-func TestAssumeRoleWithSAML(t *testing.T) {
-	e := newEnv(t, false)
+func TestAssumeRoleWithSAML(t *testing.T) { teststore.Each(t, testAssumeRoleWithSAML) }
+
+func testAssumeRoleWithSAML(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	c := e.stsClient(t)
 	role, provider := "arn:aws:iam::acme:role/writer", "arn:aws:iam::acme:saml-provider/"+e.cfgID
 	out, err := c.AssumeRoleWithSAML(context.Background(), &awssts.AssumeRoleWithSAMLInput{
@@ -70,8 +73,10 @@ func TestAssumeRoleWithSAML(t *testing.T) {
 	}
 }
 
-func TestAssumeRoleWithSAMLErrors(t *testing.T) {
-	e := newEnv(t, false)
+func TestAssumeRoleWithSAMLErrors(t *testing.T) { teststore.Each(t, testAssumeRoleWithSAMLErrors) }
+
+func testAssumeRoleWithSAMLErrors(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	c := e.stsClient(t)
 	role, provider := "arn:aws:iam::acme:role/writer", "arn:aws:iam::acme:saml-provider/"+e.cfgID
 	tests := []struct {

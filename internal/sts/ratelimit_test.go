@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s3fed/s3fed/internal/store"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 	"github.com/s3fed/s3fed/internal/sts"
 )
 
@@ -41,8 +42,10 @@ func TestLimiter(t *testing.T) {
 
 // TestExchangeRateLimited checks the endpoint answers 429 rate_limited with
 // Retry-After once a client's budget is spent, and mints nothing then.
-func TestExchangeRateLimited(t *testing.T) {
-	e := newEnv(t, false)
+func TestExchangeRateLimited(t *testing.T) { teststore.Each(t, testExchangeRateLimited) }
+
+func testExchangeRateLimited(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	e.svc.Limit = &sts.Limiter{Rate: 0.001, Burst: 2}
 	for i := range 4 {
 		body := fmt.Sprintf(`{"orgId":"acme","configId":%q,"samlResponse":%q}`, e.cfgID, e.sign(nil))

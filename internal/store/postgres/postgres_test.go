@@ -2,60 +2,37 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"os"
+	"strings"
 	"testing"
 
 	"github.com/s3fed/s3fed/internal/store"
 	"github.com/s3fed/s3fed/internal/store/postgres"
 	"github.com/s3fed/s3fed/internal/store/storetest"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
-// baseDSN is the test server: the machine's PostgreSQL (trust auth,
-// database test) unless S3FED_TEST_POSTGRES names another.
-func baseDSN() string {
-	if v := os.Getenv("S3FED_TEST_POSTGRES"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return teststore.Postgres.Open(t) })
 }
 
-// freshSchema creates an empty schema and returns a DSN whose search_path
-// points at it, so every conformance test starts from nothing.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", baseDSN())
-	if err == nil {
-		err = admin.PingContext(context.Background())
-	}
+// TestPoolSize checks pool_max_conns sizes the pool and is not sent to the
+// server (which would refuse an unknown setting), and that a bad value is
+// refused before connecting.
+func TestPoolSize(t *testing.T) {
+	ctx := context.Background()
+	dsn := teststore.PostgresDSN(t)
+	s, err := postgres.Open(ctx, teststore.WithParams(t, dsn, postgres.MaxConnsParam, "2"))
 	if err != nil {
-		if os.Getenv("CI") != "true" {
-			t.Skipf("PostgreSQL not reachable (%v); CI requires it", err)
-		}
-		t.Fatalf("PostgreSQL not reachable: %v", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "s3fed_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	return baseDSN() + "&search_path=" + schema
-}
-
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), freshSchema(t))
-		if err != nil {
-			t.Fatal(err)
+	defer s.Close()
+	if got := s.Stats().MaxOpenConnections; got != 2 {
+		t.Fatalf("max open connections %d, want 2", got)
+	}
+	for _, bad := range []string{"0", "-1", "many", "1001"} {
+		_, err := postgres.Open(ctx, teststore.WithParams(t, dsn, postgres.MaxConnsParam, bad))
+		if err == nil || !strings.Contains(err.Error(), postgres.MaxConnsParam) {
+			t.Errorf("%s=%s: %v, want a refusal naming the parameter", postgres.MaxConnsParam, bad, err)
 		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	}
 }

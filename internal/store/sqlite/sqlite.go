@@ -51,6 +51,9 @@ var Dialect = sqlstore.Dialect{
 	Blob:   "BLOB",
 	// One writer at a time: queue in Go rather than in SQLite's busy handler.
 	SerializeWrites: true,
+	TextToBlob:      func(col string) string { return "CAST(" + col + " AS BLOB)" },
+	// AUTOINCREMENT keeps its counter past any ID inserted explicitly.
+	ResetSerial: func(string, string) string { return "" },
 	IsUniqueViolation: func(err error) bool {
 		var se *sqlite.Error
 		if errors.As(err, &se) {

@@ -8,17 +8,11 @@ import (
 	"github.com/s3fed/s3fed/internal/store"
 	"github.com/s3fed/s3fed/internal/store/sqlite"
 	"github.com/s3fed/s3fed/internal/store/storetest"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return teststore.SQLite.Open(t) })
 }
 
 // TestReopen checks the schema is migrated once and data survives a reopen.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/s3fed/s3fed/internal/store"
 )
@@ -35,6 +36,18 @@ type Dialect struct {
 	// off with sleeps of up to 100 ms, which turns contention into long tail
 	// latency; a Go mutex hands the write lock over at once.
 	SerializeWrites bool
+	// TextToBlob is the SQL expression that turns a text column into its
+	// UTF-8 bytes (migration 2 moves every string column to Blob).
+	TextToBlob func(col string) string
+	// LockMigrations is a statement that, run first in a migration's
+	// transaction, keeps other processes from migrating until it ends; ""
+	// when a write transaction already excludes them (SQLite's BEGIN
+	// IMMEDIATE).
+	LockMigrations string
+	// ResetSerial is a statement that sets table's Serial column counter
+	// past its largest value after rows were copied in with their IDs, or
+	// "" when the engine does that itself.
+	ResetSerial func(table, col string) string
 }
 
 // DB is a store.Store over one database/sql handle.
@@ -127,44 +140,145 @@ func (s *DB) migrations() []string {
 			body TEXT NOT NULL
 		);
 		CREATE INDEX events_org ON events(org_id, id);`,
+		s.bytesMigration(),
 	}
 }
 
-func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+// bytesMigration (migration 2) moves every string column to the Blob type
+// and the zero time from 0 to noTime: PostgreSQL text cannot hold NUL and
+// sorts by collation, and 0 is the instant 1970-01-01 (see values.go).
+// Replay claims are dropped: their keys change form (a SHA-256 of a key
+// scoped by org and config kind) and an old claim can never match a new
+// key; a claim lasts as long as its assertion, minutes.
+func (s *DB) bytesMigration() string {
+	B := s.d.Blob
+	x := s.d.TextToBlob
+	t := func(col string) string {
+		return "CASE WHEN " + col + " = 0 THEN (-9223372036854775807 - 1) ELSE " + col + " END"
 	}
-	var have int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	rebuild := func(table, create, cols string, conv ...string) string {
+		return `CREATE TABLE ` + table + `_v2 (` + create + `);
+		INSERT INTO ` + table + `_v2 (` + cols + `) SELECT ` + strings.Join(conv, ", ") + ` FROM ` + table + `;
+		DROP TABLE ` + table + `;
+		ALTER TABLE ` + table + `_v2 RENAME TO ` + table + `;
+		`
+	}
+	m := rebuild("orgs", `id `+B+` PRIMARY KEY, name `+B+` NOT NULL, created BIGINT NOT NULL`,
+		"id, name, created", x("id"), x("name"), t("created")) +
+		rebuild("tokens", `id `+B+` PRIMARY KEY, org_id `+B+` NOT NULL, description `+B+` NOT NULL, hash `+B+` NOT NULL UNIQUE, created BIGINT NOT NULL`,
+			"id, org_id, description, hash, created", x("id"), x("org_id"), x("description"), x("hash"), t("created")) +
+		`CREATE INDEX tokens_org ON tokens(org_id);
+		` +
+		rebuild("configs", `org_id `+B+` NOT NULL, id `+B+` NOT NULL, kind `+B+` NOT NULL, name `+B+` NOT NULL, body TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (org_id, id)`,
+			"org_id, id, kind, name, body, created", x("org_id"), x("id"), x("kind"), x("name"), "body", t("created")) +
+		rebuild("access_keys", `id `+B+` PRIMARY KEY, org_id `+B+` NOT NULL, config_id `+B+` NOT NULL, principal_name `+B+` NOT NULL, body TEXT NOT NULL, issued BIGINT NOT NULL, expiry BIGINT NOT NULL, revoked_at BIGINT NOT NULL`,
+			"id, org_id, config_id, principal_name, body, issued, expiry, revoked_at",
+			x("id"), x("org_id"), x("config_id"), x("principal_name"), "body", t("issued"), t("expiry"), t("revoked_at")) +
+		`CREATE INDEX access_keys_org ON access_keys(org_id, principal_name);
+		CREATE INDEX access_keys_expiry ON access_keys(expiry);
+		DROP TABLE replay;
+		CREATE TABLE replay (k ` + B + ` PRIMARY KEY, until_ns BIGINT NOT NULL);
+		CREATE INDEX replay_until ON replay(until_ns);
+		` +
+		rebuild("policies", `org_id `+B+` NOT NULL, name `+B+` NOT NULL, document `+B+` NOT NULL, updated BIGINT NOT NULL, PRIMARY KEY (org_id, name)`,
+			"org_id, name, document, updated", x("org_id"), x("name"), x("document"), t("updated")) +
+		rebuild("buckets", `name `+B+` PRIMARY KEY, org_id `+B+` NOT NULL, created_by `+B+` NOT NULL, created BIGINT NOT NULL, policy `+B+` NOT NULL`,
+			"name, org_id, created_by, created, policy", x("name"), x("org_id"), x("created_by"), t("created"), x("policy")) +
+		`CREATE INDEX buckets_org ON buckets(org_id);
+		` +
+		rebuild("events", `id `+s.d.Serial+`, time_ns BIGINT NOT NULL, org_id `+B+` NOT NULL, principal_name `+B+` NOT NULL, body TEXT NOT NULL`,
+			"id, time_ns, org_id, principal_name, body", "id", t("time_ns"), x("org_id"), x("principal_name"), "body") +
+		`CREATE INDEX events_org ON events(org_id, id)`
+	if r := s.d.ResetSerial("events", "id"); r != "" {
+		m += ";\n\t\t" + r
+	}
+	return m
+}
+
+func (s *DB) migrate(ctx context.Context) error { return s.migrateTo(ctx, len(s.migrations())) }
+
+// migrateTo applies the migrations up to version target, one transaction
+// each. Each transaction first takes the dialect's migration lock and
+// re-reads the version, so replicas starting together on one database
+// apply every migration exactly once.
+func (s *DB) migrateTo(ctx context.Context, target int) error {
+	if err := s.createMigrationsTable(ctx); err != nil {
+		return err
 	}
 	ms := s.migrations()
-	if have > len(ms) {
-		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade s3fed", have, len(ms))
+	for {
+		done, err := s.migrateOne(ctx, ms, target)
+		if err != nil || done {
+			return err
+		}
 	}
-	for v := have + 1; v <= len(ms); v++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migration %d: %w", v, err)
+}
+
+// createMigrationsTable creates the version table under the migration
+// lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one on
+// PostgreSQL.
+func (s *DB) createMigrationsTable(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	defer tx.Rollback()
+	if s.d.LockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockMigrations); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
 		}
-		for _, stmt := range strings.Split(ms[v-1], ";") {
-			if strings.TrimSpace(stmt) == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				_ = tx.Rollback()
-				return fmt.Errorf("migration %d: %w", v, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`), v, time.Now().UnixNano()); err != nil {
-			_ = tx.Rollback()
-			return fmt.Errorf("migration %d: record: %w", v, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %d: commit: %w", v, err)
-		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	return nil
+}
+
+// migrateOne applies the next migration below target, or reports done.
+func (s *DB) migrateOne(ctx context.Context, ms []string, target int) (done bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil || done {
+			_ = tx.Rollback()
+		}
+	}()
+	if s.d.LockMigrations != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockMigrations); err != nil {
+			return false, fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(ms) {
+		return false, fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade s3fed", have, len(ms))
+	}
+	if have >= target {
+		return true, nil
+	}
+	v := have + 1
+	for _, stmt := range strings.Split(ms[v-1], ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return false, fmt.Errorf("migration %d: %w", v, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`), v, time.Now().UnixNano()); err != nil {
+		return false, fmt.Errorf("migration %d: record: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migration %d: commit: %w", v, err)
+	}
+	return false, nil
 }
 
 // q rewrites "?" placeholders for dialects that number them.
@@ -205,6 +319,9 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close closes the database handle.
 func (s *DB) Close() error { return s.db.Close() }
 
+// Stats reports the connection pool's state, for tests and metrics.
+func (s *DB) Stats() sql.DBStats { return s.db.Stats() }
+
 func (s *DB) r() reader { return reader{s: s, db: s.db} }
 
 // Update runs fn in one transaction.
@@ -222,20 +339,6 @@ func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-func ns(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, v).UTC()
 }
 
 func (s *DB) wrapInsert(what string, err error) error {
@@ -273,13 +376,13 @@ func mustAffect(what string, res sql.Result, err error) error {
 
 func (r reader) GetOrg(ctx context.Context, id string) (store.Org, error) {
 	var o store.Org
+	var oid, name []byte
 	var created int64
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT id, name, created FROM orgs WHERE id = ?`), id).Scan(&o.ID, &o.Name, &created)
+	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT id, name, created FROM orgs WHERE id = ?`), bs(id)).Scan(&oid, &name, &created)
 	if err != nil {
 		return o, notFound("get org", err)
 	}
-	o.Created = fromNS(created)
-	return o, nil
+	return store.Org{ID: string(oid), Name: string(name), Created: fromTM(created)}, nil
 }
 
 func (r reader) ListOrgs(ctx context.Context) ([]store.Org, error) {
@@ -290,57 +393,60 @@ func (r reader) ListOrgs(ctx context.Context) ([]store.Org, error) {
 	defer rows.Close()
 	out := []store.Org{}
 	for rows.Next() {
-		var o store.Org
+		var oid, name []byte
 		var created int64
-		if err := rows.Scan(&o.ID, &o.Name, &created); err != nil {
+		if err := rows.Scan(&oid, &name, &created); err != nil {
 			return nil, fmt.Errorf("list orgs: %w", err)
 		}
-		o.Created = fromNS(created)
-		out = append(out, o)
+		out = append(out, store.Org{ID: string(oid), Name: string(name), Created: fromTM(created)})
 	}
 	return out, rows.Err()
 }
 
 // --- tokens ---
 
-func (r reader) GetToken(ctx context.Context, id string) (store.Token, error) {
-	var t store.Token
+const tokenCols = `id, org_id, description, hash, created`
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanToken(sc scanner) (store.Token, error) {
+	var id, org, desc, hash []byte
 	var created int64
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT id, org_id, description, hash, created FROM tokens WHERE id = ?`), id).
-		Scan(&t.ID, &t.OrgID, &t.Description, &t.Hash, &created)
+	if err := sc.Scan(&id, &org, &desc, &hash, &created); err != nil {
+		return store.Token{}, err
+	}
+	return store.Token{ID: string(id), OrgID: string(org), Description: string(desc), Hash: string(hash), Created: fromTM(created)}, nil
+}
+
+func (r reader) GetToken(ctx context.Context, id string) (store.Token, error) {
+	t, err := scanToken(r.db.QueryRowContext(ctx, r.s.q(`SELECT `+tokenCols+` FROM tokens WHERE id = ?`), bs(id)))
 	if err != nil {
 		return t, notFound("get token", err)
 	}
-	t.Created = fromNS(created)
 	return t, nil
 }
 
 func (r reader) GetTokenByHash(ctx context.Context, hash string) (store.Token, error) {
-	var t store.Token
-	var created int64
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT id, org_id, description, hash, created FROM tokens WHERE hash = ?`), hash).
-		Scan(&t.ID, &t.OrgID, &t.Description, &t.Hash, &created)
+	t, err := scanToken(r.db.QueryRowContext(ctx, r.s.q(`SELECT `+tokenCols+` FROM tokens WHERE hash = ?`), bs(hash)))
 	if err != nil {
 		return t, notFound("get token", err)
 	}
-	t.Created = fromNS(created)
 	return t, nil
 }
 
 func (r reader) ListTokens(ctx context.Context, orgID string) ([]store.Token, error) {
-	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT id, org_id, description, hash, created FROM tokens WHERE org_id = ? AND id <> ? ORDER BY created, id`), orgID, store.RootTokenID)
+	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND id <> ? ORDER BY created, id`), bs(orgID), bs(store.RootTokenID))
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Token{}
 	for rows.Next() {
-		var t store.Token
-		var created int64
-		if err := rows.Scan(&t.ID, &t.OrgID, &t.Description, &t.Hash, &created); err != nil {
+		t, err := scanToken(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list tokens: %w", err)
 		}
-		t.Created = fromNS(created)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -350,19 +456,24 @@ func (r reader) ListTokens(ctx context.Context, orgID string) ([]store.Token, er
 
 func (r reader) GetConfig(ctx context.Context, orgID, id string) (store.Config, error) {
 	var body string
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT body FROM configs WHERE org_id = ? AND id = ?`), orgID, id).Scan(&body)
+	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT body FROM configs WHERE org_id = ? AND id = ?`), bs(orgID), bs(id)).Scan(&body)
 	if err != nil {
 		return store.Config{}, notFound("get config", err)
 	}
+	return decodeConfig(body)
+}
+
+func decodeConfig(body string) (store.Config, error) {
 	var c store.Config
 	if err := json.Unmarshal([]byte(body), &c); err != nil {
-		return c, fmt.Errorf("decode config %s: %w", id, err)
+		return c, fmt.Errorf("decode config: %w", err)
 	}
+	c.Created, c.Updated = utc(c.Created), utc(c.Updated)
 	return c, nil
 }
 
 func (r reader) ListConfigs(ctx context.Context, orgID string) ([]store.Config, error) {
-	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT body FROM configs WHERE org_id = ? ORDER BY created, id`), orgID)
+	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT body FROM configs WHERE org_id = ? ORDER BY created, id`), bs(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("list configs: %w", err)
 	}
@@ -373,9 +484,9 @@ func (r reader) ListConfigs(ctx context.Context, orgID string) ([]store.Config, 
 		if err := rows.Scan(&body); err != nil {
 			return nil, fmt.Errorf("list configs: %w", err)
 		}
-		var c store.Config
-		if err := json.Unmarshal([]byte(body), &c); err != nil {
-			return nil, fmt.Errorf("decode config: %w", err)
+		c, err := decodeConfig(body)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, c)
 	}
@@ -392,7 +503,7 @@ type keyBody struct {
 func (r reader) GetAccessKey(ctx context.Context, id string) (store.AccessKey, error) {
 	var body string
 	var revoked int64
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT body, revoked_at FROM access_keys WHERE id = ?`), id).Scan(&body, &revoked)
+	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT body, revoked_at FROM access_keys WHERE id = ?`), bs(id)).Scan(&body, &revoked)
 	if err != nil {
 		return store.AccessKey{}, notFound("get access key", err)
 	}
@@ -406,33 +517,38 @@ func decodeKey(body string, revoked int64) (store.AccessKey, error) {
 	}
 	k := kb.AccessKey
 	k.HasToken = kb.HasToken
-	k.Revoked = revoked != 0
-	k.RevokedAt = fromNS(revoked)
+	k.Issued, k.Expiry = utc(k.Issued), utc(k.Expiry)
+	k.RevokedAt = fromTM(revoked)
+	k.Revoked = revoked != noTime
 	return k, nil
 }
 
 func (r reader) ListAccessKeys(ctx context.Context, f store.AccessKeyFilter) ([]store.AccessKey, error) {
+	if err := checkTime("list access keys: now", f.Now); err != nil {
+		return nil, err
+	}
 	q := `SELECT body, revoked_at FROM access_keys WHERE org_id = ?`
-	args := []any{f.OrgID}
+	args := []any{bs(f.OrgID)}
 	if f.PrincipalName != "" {
 		q += ` AND principal_name = ?`
-		args = append(args, f.PrincipalName)
+		args = append(args, bs(f.PrincipalName))
 	}
 	if f.ConfigID != "" {
 		q += ` AND config_id = ?`
-		args = append(args, f.ConfigID)
+		args = append(args, bs(f.ConfigID))
 	}
-	now := ns(f.Now)
+	now := tm(f.Now)
 	switch f.Status {
 	case "":
 	case "ACTIVE":
-		q += ` AND revoked_at = 0 AND expiry > ?`
-		args = append(args, now)
+		q += ` AND revoked_at = ? AND expiry > ?`
+		args = append(args, noTime, now)
 	case "EXPIRED":
-		q += ` AND revoked_at = 0 AND expiry <= ?`
-		args = append(args, now)
+		q += ` AND revoked_at = ? AND expiry <= ?`
+		args = append(args, noTime, now)
 	case "REVOKED":
-		q += ` AND revoked_at <> 0`
+		q += ` AND revoked_at <> ?`
+		args = append(args, noTime)
 	default:
 		return nil, fmt.Errorf("list access keys: unknown status %q", f.Status)
 	}
@@ -463,36 +579,35 @@ func (r reader) ListAccessKeys(ctx context.Context, f store.AccessKeyFilter) ([]
 
 // --- policies ---
 
-func (r reader) GetPolicy(ctx context.Context, orgID, name string) (store.Policy, error) {
-	var p store.Policy
-	var doc string
+func scanPolicy(sc scanner) (store.Policy, error) {
+	var org, name, document []byte
 	var updated int64
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT org_id, name, document, updated FROM policies WHERE org_id = ? AND name = ?`), orgID, name).
-		Scan(&p.OrgID, &p.Name, &doc, &updated)
+	if err := sc.Scan(&org, &name, &document, &updated); err != nil {
+		return store.Policy{}, err
+	}
+	return store.Policy{OrgID: string(org), Name: string(name), Document: document, Updated: fromTM(updated)}, nil
+}
+
+func (r reader) GetPolicy(ctx context.Context, orgID, name string) (store.Policy, error) {
+	p, err := scanPolicy(r.db.QueryRowContext(ctx, r.s.q(`SELECT org_id, name, document, updated FROM policies WHERE org_id = ? AND name = ?`), bs(orgID), bs(name)))
 	if err != nil {
 		return p, notFound("get policy", err)
 	}
-	p.Document = []byte(doc)
-	p.Updated = fromNS(updated)
 	return p, nil
 }
 
 func (r reader) ListPolicies(ctx context.Context, orgID string) ([]store.Policy, error) {
-	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT org_id, name, document, updated FROM policies WHERE org_id = ? ORDER BY name`), orgID)
+	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT org_id, name, document, updated FROM policies WHERE org_id = ? ORDER BY name`), bs(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("list policies: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Policy{}
 	for rows.Next() {
-		var p store.Policy
-		var doc string
-		var updated int64
-		if err := rows.Scan(&p.OrgID, &p.Name, &doc, &updated); err != nil {
+		p, err := scanPolicy(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list policies: %w", err)
 		}
-		p.Document = []byte(doc)
-		p.Updated = fromNS(updated)
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -500,39 +615,38 @@ func (r reader) ListPolicies(ctx context.Context, orgID string) ([]store.Policy,
 
 // --- buckets ---
 
-func (r reader) GetBucket(ctx context.Context, name string) (store.Bucket, error) {
-	var b store.Bucket
+func scanBucket(sc scanner) (store.Bucket, error) {
+	var name, org, by, pol []byte
 	var created int64
-	var pol string
-	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT name, org_id, created_by, created, policy FROM buckets WHERE name = ?`), name).
-		Scan(&b.Name, &b.OrgID, &b.CreatedBy, &created, &pol)
+	if err := sc.Scan(&name, &org, &by, &created, &pol); err != nil {
+		return store.Bucket{}, err
+	}
+	b := store.Bucket{Name: string(name), OrgID: string(org), CreatedBy: string(by), Created: fromTM(created)}
+	if len(pol) > 0 {
+		b.Policy = pol
+	}
+	return b, nil
+}
+
+func (r reader) GetBucket(ctx context.Context, name string) (store.Bucket, error) {
+	b, err := scanBucket(r.db.QueryRowContext(ctx, r.s.q(`SELECT name, org_id, created_by, created, policy FROM buckets WHERE name = ?`), bs(name)))
 	if err != nil {
 		return b, notFound("get bucket", err)
-	}
-	b.Created = fromNS(created)
-	if pol != "" {
-		b.Policy = []byte(pol)
 	}
 	return b, nil
 }
 
 func (r reader) ListBuckets(ctx context.Context, orgID string) ([]store.Bucket, error) {
-	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT name, org_id, created_by, created, policy FROM buckets WHERE org_id = ? ORDER BY name`), orgID)
+	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT name, org_id, created_by, created, policy FROM buckets WHERE org_id = ? ORDER BY name`), bs(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("list buckets: %w", err)
 	}
 	defer rows.Close()
 	out := []store.Bucket{}
 	for rows.Next() {
-		var b store.Bucket
-		var created int64
-		var pol string
-		if err := rows.Scan(&b.Name, &b.OrgID, &b.CreatedBy, &created, &pol); err != nil {
+		b, err := scanBucket(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list buckets: %w", err)
-		}
-		b.Created = fromNS(created)
-		if pol != "" {
-			b.Policy = []byte(pol)
 		}
 		out = append(out, b)
 	}
@@ -542,15 +656,18 @@ func (r reader) ListBuckets(ctx context.Context, orgID string) ([]store.Bucket, 
 // --- events ---
 
 func (r reader) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	if err := checkTime("list events: since", f.Since); err != nil {
+		return nil, err
+	}
 	q := `SELECT id, body FROM events WHERE org_id = ?`
-	args := []any{f.OrgID}
+	args := []any{bs(f.OrgID)}
 	if !f.Since.IsZero() {
 		q += ` AND time_ns >= ?`
-		args = append(args, ns(f.Since))
+		args = append(args, tm(f.Since))
 	}
 	if f.PrincipalName != "" {
 		q += ` AND principal_name = ?`
-		args = append(args, f.PrincipalName)
+		args = append(args, bs(f.PrincipalName))
 	}
 	if f.Before > 0 {
 		q += ` AND id < ?`
@@ -578,6 +695,7 @@ func (r reader) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 			return nil, fmt.Errorf("decode event %d: %w", id, err)
 		}
 		e.ID = id
+		e.Time = utc(e.Time)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -624,42 +742,49 @@ func (s *DB) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event
 	return s.r().ListEvents(ctx, f)
 }
 
-// ClaimReplay inserts key; an existing unexpired claim is ErrReplayed. An
-// expired row is replaced in the same transaction.
+// ClaimReplay claims key in one statement: insert it, or take over a row
+// whose claim has expired. Nothing changed means an unexpired claim holds
+// it. Being one statement, concurrent claims serialise on the row and
+// exactly one wins, on every engine.
 func (s *DB) ClaimReplay(ctx context.Context, key string, until, now time.Time) error {
-	return s.Update(ctx, func(t store.Tx) error {
-		tx := t.(*txn)
-		var have int64
-		err := tx.db.QueryRowContext(ctx, s.q(`SELECT until_ns FROM replay WHERE k = ?`), key).Scan(&have)
-		switch {
-		case err == nil:
-			if have > now.UnixNano() {
-				return store.ErrReplayed
-			}
-			_, err = tx.db.ExecContext(ctx, s.q(`UPDATE replay SET until_ns = ? WHERE k = ?`), until.UnixNano(), key)
-			if err != nil {
-				return fmt.Errorf("replay update: %w", err)
-			}
-			return nil
-		case errors.Is(err, sql.ErrNoRows):
-			_, err = tx.db.ExecContext(ctx, s.q(`INSERT INTO replay (k, until_ns) VALUES (?, ?)`), key, until.UnixNano())
-			if err != nil {
-				if s.d.IsUniqueViolation(err) {
-					return store.ErrReplayed
-				}
-				return fmt.Errorf("replay insert: %w", err)
-			}
-			return nil
-		default:
-			return fmt.Errorf("replay read: %w", err)
+	if err := checkTime("replay claim: until", until); err != nil {
+		return err
+	}
+	if err := checkTime("replay claim: now", now); err != nil {
+		return err
+	}
+	defer s.lockWrites()()
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO replay (k, until_ns) VALUES (?, ?)
+		ON CONFLICT (k) DO UPDATE SET until_ns = excluded.until_ns WHERE replay.until_ns <= ?`),
+		replayKey(key), tm(until), tm(now))
+	if err != nil {
+		if s.d.IsUniqueViolation(err) {
+			return store.ErrReplayed
 		}
-	})
+		return fmt.Errorf("replay claim: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("replay claim: %w", err)
+	}
+	if n == 0 {
+		return store.ErrReplayed
+	}
+	return nil
 }
 
 // AppendEvents writes events in one transaction with one prepared statement.
 func (s *DB) AppendEvents(ctx context.Context, events []store.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	args := make([][]any, len(events))
+	for i, e := range events {
+		a, err := eventArgs(e)
+		if err != nil {
+			return err
+		}
+		args[i] = a
 	}
 	return s.Update(ctx, func(t store.Tx) error {
 		tx := t.(*txn)
@@ -668,12 +793,8 @@ func (s *DB) AppendEvents(ctx context.Context, events []store.Event) error {
 			return fmt.Errorf("append events: %w", err)
 		}
 		defer stmt.Close()
-		for _, e := range events {
-			args, err := eventArgs(e)
-			if err != nil {
-				return err
-			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		for _, a := range args {
+			if _, err := stmt.ExecContext(ctx, a...); err != nil {
 				return fmt.Errorf("append event: %w", err)
 			}
 		}
@@ -683,23 +804,33 @@ func (s *DB) AppendEvents(ctx context.Context, events []store.Event) error {
 
 const insertEvent = `INSERT INTO events (time_ns, org_id, principal_name, body) VALUES (?, ?, ?, ?)`
 
+// eventArgs encodes an event. The audit log never refuses text: the filter
+// columns are cleaned the way encoding/json cleans the body.
 func eventArgs(e store.Event) ([]any, error) {
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
+	if err := checkTime("event time", e.Time); err != nil {
+		return nil, err
 	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	e.OrgID, e.PrincipalName = cleanText(e.OrgID), cleanText(e.PrincipalName)
 	body, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
-	return []any{ns(e.Time), e.OrgID, e.PrincipalName, string(body)}, nil
+	return []any{tm(e.Time), bs(e.OrgID), bs(e.PrincipalName), string(body)}, nil
 }
 
 // Prune removes replay entries and access keys that expired before `before`.
 func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if err := checkTime("prune: before", before); err != nil {
+		return 0, err
+	}
 	defer s.lockWrites()()
 	var total int64
 	for _, q := range []string{`DELETE FROM replay WHERE until_ns < ?`, `DELETE FROM access_keys WHERE expiry < ?`} {
-		res, err := s.db.ExecContext(ctx, s.q(q), before.UnixNano())
+		res, err := s.db.ExecContext(ctx, s.q(q), tm(before))
 		if err != nil {
 			return total, fmt.Errorf("prune: %w", err)
 		}
@@ -709,142 +840,174 @@ func (s *DB) Prune(ctx context.Context, before time.Time) (int64, error) {
 	return total, nil
 }
 
-// txn is the write side.
+// txn is the write side. Every write checks its record (check, in
+// values.go) before it touches the database, so a refused write leaves the
+// transaction usable and nothing written.
 type txn struct{ reader }
 
 func (t *txn) CreateOrg(ctx context.Context, o store.Org) error {
-	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO orgs (id, name, created) VALUES (?, ?, ?)`), o.ID, o.Name, ns(o.Created))
+	if err := check("create org: org", o); err != nil {
+		return err
+	}
+	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO orgs (id, name, created) VALUES (?, ?, ?)`), bs(o.ID), bs(o.Name), tm(o.Created))
 	return t.s.wrapInsert("create org", err)
 }
 
 func (t *txn) PutToken(ctx context.Context, tk store.Token) error {
+	if err := check("put token: token", tk); err != nil {
+		return err
+	}
 	if tk.ID == store.RootTokenID {
-		if _, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM tokens WHERE id = ?`), store.RootTokenID); err != nil {
+		if _, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM tokens WHERE id = ?`), bs(store.RootTokenID)); err != nil {
 			return fmt.Errorf("replace root token: %w", err)
 		}
 	}
 	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO tokens (id, org_id, description, hash, created) VALUES (?, ?, ?, ?, ?)`),
-		tk.ID, tk.OrgID, tk.Description, tk.Hash, ns(tk.Created))
+		bs(tk.ID), bs(tk.OrgID), bs(tk.Description), bs(tk.Hash), tm(tk.Created))
 	return t.s.wrapInsert("create token", err)
 }
 
 func (t *txn) DeleteToken(ctx context.Context, orgID, id string) error {
-	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM tokens WHERE org_id = ? AND id = ? AND id <> ?`), orgID, id, store.RootTokenID)
+	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM tokens WHERE org_id = ? AND id = ? AND id <> ?`), bs(orgID), bs(id), bs(store.RootTokenID))
 	return mustAffect("delete token", res, err)
 }
 
-func (t *txn) CreateConfig(ctx context.Context, c store.Config) error {
+func encodeConfig(what string, c store.Config) (string, error) {
+	if err := check(what+": config", c); err != nil {
+		return "", err
+	}
+	c.Created, c.Updated = utc(c.Created), utc(c.Updated)
 	body, err := json.Marshal(c)
 	if err != nil {
-		return fmt.Errorf("encode config: %w", err)
+		return "", fmt.Errorf("%s: encode config: %w", what, err)
+	}
+	return string(body), nil
+}
+
+func (t *txn) CreateConfig(ctx context.Context, c store.Config) error {
+	body, err := encodeConfig("create config", c)
+	if err != nil {
+		return err
 	}
 	_, err = t.db.ExecContext(ctx, t.s.q(`INSERT INTO configs (org_id, id, kind, name, body, created) VALUES (?, ?, ?, ?, ?, ?)`),
-		c.OrgID, c.ID, c.Kind, c.Name, string(body), ns(c.Created))
+		bs(c.OrgID), bs(c.ID), bs(c.Kind), bs(c.Name), body, tm(c.Created))
 	return t.s.wrapInsert("create config", err)
 }
 
 func (t *txn) UpdateConfig(ctx context.Context, c store.Config) error {
-	body, err := json.Marshal(c)
+	body, err := encodeConfig("update config", c)
 	if err != nil {
-		return fmt.Errorf("encode config: %w", err)
+		return err
 	}
-	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE configs SET name = ?, body = ? WHERE org_id = ? AND id = ?`), c.Name, string(body), c.OrgID, c.ID)
+	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE configs SET name = ?, body = ? WHERE org_id = ? AND id = ?`), bs(c.Name), body, bs(c.OrgID), bs(c.ID))
 	return mustAffect("update config", res, err)
 }
 
 func (t *txn) DeleteConfig(ctx context.Context, orgID, id string) error {
-	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM configs WHERE org_id = ? AND id = ?`), orgID, id)
+	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM configs WHERE org_id = ? AND id = ?`), bs(orgID), bs(id))
 	return mustAffect("delete config", res, err)
 }
 
 func (t *txn) CreateAccessKey(ctx context.Context, k store.AccessKey) error {
+	k.Revoked, k.RevokedAt = false, time.Time{}
+	if err := check("create access key: key", k); err != nil {
+		return err
+	}
+	k.Issued, k.Expiry = utc(k.Issued), utc(k.Expiry)
 	body, err := json.Marshal(keyBody{AccessKey: k, HasToken: k.HasToken})
 	if err != nil {
 		return fmt.Errorf("encode access key: %w", err)
 	}
-	_, err = t.db.ExecContext(ctx, t.s.q(`INSERT INTO access_keys (id, org_id, config_id, principal_name, body, issued, expiry, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)`),
-		k.ID, k.OrgID, k.ConfigID, k.PrincipalName, string(body), ns(k.Issued), ns(k.Expiry))
+	_, err = t.db.ExecContext(ctx, t.s.q(`INSERT INTO access_keys (id, org_id, config_id, principal_name, body, issued, expiry, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		bs(k.ID), bs(k.OrgID), bs(k.ConfigID), bs(k.PrincipalName), string(body), tm(k.Issued), tm(k.Expiry), noTime)
 	return t.s.wrapInsert("create access key", err)
 }
 
+// RevokeAccessKeys marks and reports the keys in one statement, so the IDs
+// returned are exactly the rows changed even while keys are being minted.
 func (t *txn) RevokeAccessKeys(ctx context.Context, f store.RevokeFilter) ([]string, error) {
 	if f.OrgID == "" {
 		return nil, errors.New("revoke access keys: org is required")
 	}
-	where := ` WHERE org_id = ? AND revoked_at = 0`
-	args := []any{f.OrgID}
-	if f.AccessKeyID != "" {
-		where += ` AND id = ?`
-		args = append(args, f.AccessKeyID)
-	}
-	if f.PrincipalName != "" {
-		where += ` AND principal_name = ?`
-		args = append(args, f.PrincipalName)
-	}
-	if f.ConfigID != "" {
-		where += ` AND config_id = ?`
-		args = append(args, f.ConfigID)
-	}
-	rows, err := t.db.QueryContext(ctx, t.s.q(`SELECT id FROM access_keys`+where), args...)
-	if err != nil {
-		return nil, fmt.Errorf("revoke access keys: %w", err)
-	}
-	ids := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("revoke access keys: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("revoke access keys: %w", err)
-	}
-	if len(ids) == 0 {
-		return ids, nil
+	if err := checkTime("revoke access keys: now", f.Now); err != nil {
+		return nil, err
 	}
 	now := f.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if _, err := t.db.ExecContext(ctx, t.s.q(`UPDATE access_keys SET revoked_at = ?`+where), append([]any{now.UnixNano()}, args...)...); err != nil {
+	q := `UPDATE access_keys SET revoked_at = ? WHERE org_id = ? AND revoked_at = ?`
+	args := []any{tm(now), bs(f.OrgID), noTime}
+	if f.AccessKeyID != "" {
+		q += ` AND id = ?`
+		args = append(args, bs(f.AccessKeyID))
+	}
+	if f.PrincipalName != "" {
+		q += ` AND principal_name = ?`
+		args = append(args, bs(f.PrincipalName))
+	}
+	if f.ConfigID != "" {
+		q += ` AND config_id = ?`
+		args = append(args, bs(f.ConfigID))
+	}
+	rows, err := t.db.QueryContext(ctx, t.s.q(q+` RETURNING id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("revoke access keys: %w", err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id []byte
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("revoke access keys: %w", err)
+		}
+		ids = append(ids, string(id))
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("revoke access keys: %w", err)
 	}
 	return ids, nil
 }
 
+// PutPolicy creates or replaces in one statement, so concurrent puts of a
+// new name never collide.
 func (t *txn) PutPolicy(ctx context.Context, p store.Policy) error {
-	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE policies SET document = ?, updated = ? WHERE org_id = ? AND name = ?`), string(p.Document), ns(p.Updated), p.OrgID, p.Name)
+	if err := check("put policy: policy", p); err != nil {
+		return err
+	}
+	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO policies (org_id, name, document, updated) VALUES (?, ?, ?, ?)
+		ON CONFLICT (org_id, name) DO UPDATE SET document = excluded.document, updated = excluded.updated`),
+		bs(p.OrgID), bs(p.Name), doc(p.Document), tm(p.Updated))
 	if err != nil {
 		return fmt.Errorf("put policy: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
-	}
-	_, err = t.db.ExecContext(ctx, t.s.q(`INSERT INTO policies (org_id, name, document, updated) VALUES (?, ?, ?, ?)`), p.OrgID, p.Name, string(p.Document), ns(p.Updated))
-	return t.s.wrapInsert("put policy", err)
+	return nil
 }
 
 func (t *txn) DeletePolicy(ctx context.Context, orgID, name string) error {
-	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM policies WHERE org_id = ? AND name = ?`), orgID, name)
+	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM policies WHERE org_id = ? AND name = ?`), bs(orgID), bs(name))
 	return mustAffect("delete policy", res, err)
 }
 
 func (t *txn) CreateBucket(ctx context.Context, b store.Bucket) error {
+	if err := check("create bucket: bucket", b); err != nil {
+		return err
+	}
 	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO buckets (name, org_id, created_by, created, policy) VALUES (?, ?, ?, ?, ?)`),
-		b.Name, b.OrgID, b.CreatedBy, ns(b.Created), string(b.Policy))
+		bs(b.Name), bs(b.OrgID), bs(b.CreatedBy), tm(b.Created), doc(b.Policy))
 	return t.s.wrapInsert("create bucket", err)
 }
 
 func (t *txn) DeleteBucket(ctx context.Context, name string) error {
-	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM buckets WHERE name = ?`), name)
+	res, err := t.db.ExecContext(ctx, t.s.q(`DELETE FROM buckets WHERE name = ?`), bs(name))
 	return mustAffect("delete bucket", res, err)
 }
 
 func (t *txn) SetBucketPolicy(ctx context.Context, name string, policy []byte) error {
-	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE buckets SET policy = ? WHERE name = ?`), string(policy), name)
+	if !utf8.Valid(policy) {
+		return invalidText("set bucket policy: policy", string(policy))
+	}
+	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE buckets SET policy = ? WHERE name = ?`), doc(policy), bs(name))
 	return mustAffect("set bucket policy", res, err)
 }
 
