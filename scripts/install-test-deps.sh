@@ -7,7 +7,7 @@
 # actually missing, so CI can call it on every run at almost no cost.
 set -eu
 
-PACKAGES="xmlsec1 python3-onelogin-saml2 python3-lxml python3-jwt python3-cryptography awscli s3cmd rclone curl openssl"
+PACKAGES="xmlsec1 python3-onelogin-saml2 python3-lxml python3-jwt python3-cryptography awscli s3cmd rclone curl openssl postgresql-client"
 
 missing=""
 for p in $PACKAGES; do
