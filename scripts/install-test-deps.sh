@@ -1,13 +1,14 @@
 #!/bin/sh
 # install-test-deps.sh installs every Debian package the s3fed test suite
 # drives as an independent peer (xmlsec1 and python3-saml for SAML interop,
-# python3-jwt for OIDC interop, awscli / s3cmd / rclone / curl for S3 and STS
-# clients, openssl for certificates). It is idempotent: packages already
-# installed are left alone and `apt-get update` runs only when something is
-# actually missing, so CI can call it on every run at almost no cost.
+# python3-jwt for OIDC interop, awscli / python3-boto3 / s3cmd / rclone / curl
+# for S3 and STS clients, openssl for certificates). It is idempotent: packages
+# already installed are left alone and `apt-get update` runs only when
+# something is actually missing, so CI can call it on every run at almost no
+# cost.
 set -eu
 
-PACKAGES="xmlsec1 python3-onelogin-saml2 python3-lxml python3-jwt python3-cryptography awscli s3cmd rclone curl openssl postgresql-client"
+PACKAGES="xmlsec1 python3-onelogin-saml2 python3-lxml python3-jwt python3-cryptography python3-boto3 awscli s3cmd rclone curl openssl postgresql-client"
 
 missing=""
 for p in $PACKAGES; do

@@ -113,6 +113,8 @@ func TestBucketPolicyConditions(t *testing.T) {
 	get := Request{OrgID: owner, PrincipalName: "saml/alice@example.com", Role: "r", Action: "s3:GetObject", Resource: "b/k"}
 	list := get
 	list.Action, list.Resource = "s3:ListBucket", "b"
+	versions := list
+	versions.Action = "s3:ListBucketVersions"
 	cases := []struct {
 		name string
 		cond string
@@ -135,6 +137,8 @@ func TestBucketPolicyConditions(t *testing.T) {
 		{"prefix equals", `{"StringEquals":{"s3:prefix":"home/"}}`, list, BucketContext{Prefix: "home/"}, true},
 		{"prefix like", `{"StringLike":{"s3:prefix":["home/*","pub"]}}`, list, BucketContext{Prefix: "home/alice/"}, true},
 		{"prefix like no", `{"StringLike":{"s3:prefix":"home/*"}}`, list, BucketContext{Prefix: "etc/"}, false},
+		{"prefix on ListBucketVersions", `{"StringLike":{"s3:prefix":"home/*"}}`, versions, BucketContext{Prefix: "home/alice/"}, true},
+		{"prefix on ListBucketVersions no", `{"StringLike":{"s3:prefix":"home/*"}}`, versions, BucketContext{Prefix: "etc/"}, false},
 		{"prefix absent on GetObject", `{"StringLike":{"s3:prefix":"*"}}`, get, BucketContext{Prefix: "x"}, false},
 		{"prefix not equals absent", `{"StringNotEquals":{"s3:prefix":"secret/"}}`, get, BucketContext{}, true},
 		{"prefix not equals", `{"StringNotEquals":{"s3:prefix":["secret/","x"]}}`, list, BucketContext{Prefix: "secret/"}, false},

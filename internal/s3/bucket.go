@@ -116,7 +116,7 @@ func (rq *request) headBucket() error {
 	if _, err := rq.s.backend.HeadBucket(rq.ctx, rq.bucket); err != nil {
 		return fmt.Errorf("head bucket %q: %w", rq.bucket, err)
 	}
-	rq.w.Header().Set("x-amz-bucket-region", rq.s.region)
+	setAmzHeader(rq.w.Header(), "x-amz-bucket-region", rq.s.region)
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -22,6 +22,9 @@ type Error struct {
 	Code    string
 	Status  int
 	Message string
+	// ArgumentName and ArgumentValue name the request argument an
+	// InvalidArgument refers to, when S3 names one.
+	ArgumentName, ArgumentValue string
 	// Err is the underlying cause, logged but never shown to the client.
 	Err error
 }
@@ -55,6 +58,26 @@ func errNotImplemented(msg string) *Error {
 }
 func errMalformedXML(msg string) *Error {
 	return newError("MalformedXML", http.StatusBadRequest, msg)
+}
+
+// errInvalidVersionID is AWS's answer to a version id an unversioned
+// bucket cannot have. s3fed buckets are never versioned, so every version
+// id but "null" gets it. AWS answers GetObject, HeadObject and DeleteObject
+// on an unversioned bucket with a well-formed but foreign version id so
+// (400 InvalidArgument "Invalid version id specified", ArgumentName
+// versionId; recorded against AWS in LocalStack's validated snapshots,
+// tests/aws/services/s3/test_s3_api.snapshot.json,
+// test_get_object_with_version_unversioned_bucket and test_delete_object).
+// param names the query parameter for the error document ("" for none).
+func errInvalidVersionID(param, v string) *Error {
+	e := errInvalidArgument("Invalid version id specified")
+	if v == "" {
+		e = errInvalidArgument("Version id cannot be the empty string")
+	}
+	if param != "" {
+		e.ArgumentName, e.ArgumentValue = param, v
+	}
+	return e
 }
 
 var (
@@ -160,12 +183,15 @@ func wrapErr(base *Error, cause error) *Error {
 
 // errorBody is S3's error document. S3 puts it in no namespace.
 type errorBody struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
-	HostID    string   `xml:"HostId,omitempty"`
+	XMLName xml.Name `xml:"Error"`
+	Code    string   `xml:"Code"`
+	Message string   `xml:"Message"`
+	// ArgumentName and ArgumentValue follow Message, as in S3's answers.
+	ArgumentName  string `xml:"ArgumentName,omitempty"`
+	ArgumentValue string `xml:"ArgumentValue,omitempty"`
+	Resource      string `xml:"Resource,omitempty"`
+	RequestID     string `xml:"RequestId"`
+	HostID        string `xml:"HostId,omitempty"`
 }
 
 // writeError writes e as S3's XML Error document. HEAD answers carry no body.
@@ -176,11 +202,11 @@ func writeError(w http.ResponseWriter, r *http.Request, e *Error, resource, requ
 		h.Del(k)
 	}
 	if r.Method == http.MethodHead {
-		h.Set("x-amz-error-code", e.Code)
+		setAmzHeader(h, "x-amz-error-code", e.Code)
 		w.WriteHeader(e.Status)
 		return
 	}
-	body, err := xml.Marshal(errorBody{Code: e.Code, Message: e.Message, Resource: resource, RequestID: requestID, HostID: hostID})
+	body, err := xml.Marshal(errorBody{Code: e.Code, Message: e.Message, ArgumentName: e.ArgumentName, ArgumentValue: e.ArgumentValue, Resource: resource, RequestID: requestID, HostID: hostID})
 	if err != nil {
 		body = []byte("<Error><Code>InternalError</Code></Error>")
 	}

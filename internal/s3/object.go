@@ -138,7 +138,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 func (rq *request) echoChecksums() {
 	for k, vs := range rq.r.Header {
 		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") && len(vs) > 0 && !strings.EqualFold(k, "x-amz-checksum-type") {
-			rq.w.Header().Set(k, vs[0])
+			setAmzHeader(rq.w.Header(), k, vs[0])
 		}
 	}
 }
@@ -270,7 +270,7 @@ func (rq *request) getObject() error {
 		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Start, rng.Start+rng.Length-1, info.Size))
 	}
 	if partRead {
-		hd.Set("x-amz-mp-parts-count", "1")
+		setAmzHeader(hd, "x-amz-mp-parts-count", "1")
 	}
 	hd.Set("Content-Length", strconv.FormatInt(length, 10))
 	rq.w.WriteHeader(status)
@@ -325,7 +325,8 @@ func objectHeaders(hd http.Header, info storage.ObjectInfo) {
 		if isStoredHeader(k) {
 			hd.Set(k, v)
 		} else {
-			hd["X-Amz-Meta-"+http.CanonicalHeaderKey(k)] = []string{v}
+			// Names are stored lowercase (putOptions), as S3 keeps them.
+			setAmzHeader(hd, "x-amz-meta-"+k, v)
 		}
 	}
 }
@@ -504,17 +505,20 @@ func (rq *request) deleteObjects() error {
 	for i, o := range req.Objects {
 		out := &outs[i]
 		out.ev = rq.ev
-		out.ev.Action = actDeleteObject
+		// An entry naming a version is authorised as IAM names it.
+		action := actDeleteObject
+		if o.VersionID != "" {
+			action = actDeleteObjectVersion
+		}
+		out.ev.Action = action
 		out.ev.Resource = resourceOf(rq.bucket, o.Key)
 		switch {
 		case o.Key == "":
 			out.code, out.msg = "UserKeyMustBeSpecified", "The Delete document has an Object without a Key."
 		case len(o.Key) > MaxKeyLength:
 			out.code, out.msg = "KeyTooLongError", "Your key is too long"
-		case o.VersionID != "" && o.VersionID != "null":
-			out.code, out.msg = "NoSuchVersion", "Versioning is not enabled; the only valid VersionId is \"null\"."
 		default:
-			d, foreign, _, err := rq.decide(actDeleteObject, rq.bucket, o.Key, "")
+			d, foreign, _, err := rq.decide(action, rq.bucket, o.Key, "")
 			if err != nil {
 				return err
 			}
@@ -525,6 +529,14 @@ func (rq *request) deleteObjects() error {
 				continue
 			}
 			out.ev.Decision = "Allow"
+			if o.VersionID != "" && o.VersionID != "null" {
+				// The only version an unversioned bucket has is "null". AWS
+				// answers another id in DeleteObjects with this entry error
+				// (LocalStack's AWS-validated snapshot test_delete_objects,
+				// "delete-object-wrong-version-id").
+				out.code, out.msg = "NoSuchVersion", "The specified version does not exist."
+				continue
+			}
 			allowed = append(allowed, o.Key)
 			allowedIdx = append(allowedIdx, i)
 		}
@@ -550,9 +562,9 @@ func (rq *request) deleteObjects() error {
 	for i, out := range outs {
 		if out.code != "" {
 			out.ev.ErrorCode = out.code
-			res.Errors = append(res.Errors, deleteError{Key: req.Objects[i].Key, Code: out.code, Message: out.msg})
+			res.Errors = append(res.Errors, deleteError{Key: req.Objects[i].Key, VersionID: req.Objects[i].VersionID, Code: out.code, Message: out.msg})
 		} else if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedElem{Key: req.Objects[i].Key})
+			res.Deleted = append(res.Deleted, deletedElem{Key: req.Objects[i].Key, VersionID: req.Objects[i].VersionID})
 		}
 		events[i] = out.ev
 	}
@@ -603,48 +615,58 @@ func (rq *request) deleteKeys(keys []string) ([]error, error) {
 }
 
 // parseCopySource splits x-amz-copy-source ("[/]bucket/key[?versionId=…]",
-// URL-encoded) into bucket and key.
-func parseCopySource(v string) (bucket, key string, err error) {
+// URL-encoded) into bucket and key. versioned reports a versionId, which
+// can only be "null" (the object itself: s3fed buckets are unversioned)
+// and makes the source read s3:GetObjectVersion.
+func parseCopySource(v string) (bucket, key string, versioned bool, err error) {
 	path, query, _ := strings.Cut(v, "?")
 	if query != "" {
 		q, perr := url.ParseQuery(query)
 		if perr != nil {
-			return "", "", errInvalidArgument("x-amz-copy-source has an invalid query.")
+			return "", "", false, errInvalidArgument("x-amz-copy-source has an invalid query.")
 		}
-		if vid, ok := q["versionId"]; ok && (len(vid) != 1 || vid[0] != "null") {
-			return "", "", errInvalidArgument("Versioning is not enabled; a copy source versionId other than \"null\" is not supported.")
+		if vid, ok := q["versionId"]; ok {
+			if len(vid) != 1 || vid[0] != "null" {
+				return "", "", false, errInvalidVersionID("", strings.Join(vid, ","))
+			}
+			versioned = true
 		}
 	}
 	path, err = url.PathUnescape(path)
 	if err != nil {
-		return "", "", errInvalidArgument("x-amz-copy-source is not validly URL-encoded.")
+		return "", "", false, errInvalidArgument("x-amz-copy-source is not validly URL-encoded.")
 	}
 	path = strings.TrimPrefix(path, "/")
 	bucket, key, _ = strings.Cut(path, "/")
 	if bucket == "" || key == "" {
-		return "", "", errInvalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", false, errInvalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
 	if !validBucketName(bucket) {
-		return "", "", newError("InvalidBucketName", http.StatusBadRequest, "The specified copy source bucket is not valid.")
+		return "", "", false, newError("InvalidBucketName", http.StatusBadRequest, "The specified copy source bucket is not valid.")
 	}
 	if len(key) > MaxKeyLength {
-		return "", "", newError("KeyTooLongError", http.StatusBadRequest, "Your copy source key is too long")
+		return "", "", false, newError("KeyTooLongError", http.StatusBadRequest, "Your copy source key is too long")
 	}
-	return bucket, key, nil
+	return bucket, key, versioned, nil
 }
 
 // authorizeCopy parses the copy source and authorises s3:PutObject on the
-// destination and s3:GetObject on the source. The access event records the
-// denied action when one is denied, else the destination PUT.
+// destination and s3:GetObject (s3:GetObjectVersion for a source naming a
+// version) on the source. The access event records the denied action when
+// one is denied, else the destination PUT.
 func (rq *request) authorizeCopy() (srcBucket, srcKey string, err error) {
-	srcBucket, srcKey, err = parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
+	srcBucket, srcKey, versioned, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		return "", "", err
 	}
 	if err := rq.authorize(actPutObject, rq.bucket, rq.key, ""); err != nil {
 		return "", "", err
 	}
-	d, foreign, missing, err := rq.decide(actGetObject, srcBucket, srcKey, "")
+	readAction := actGetObject
+	if versioned {
+		readAction = actGetObjectVersion
+	}
+	d, foreign, missing, err := rq.decide(readAction, srcBucket, srcKey, "")
 	if err != nil {
 		return "", "", err
 	}
@@ -658,7 +680,7 @@ func (rq *request) authorizeCopy() (srcBucket, srcKey string, err error) {
 		}
 	}
 	if !d.Allowed {
-		rq.ev.Action = actGetObject
+		rq.ev.Action = readAction
 		rq.ev.Resource = resourceOf(srcBucket, srcKey)
 		rq.ev.Decision = "Deny"
 		rq.ev.Statement = d.Statement

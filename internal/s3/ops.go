@@ -22,13 +22,17 @@ const (
 	actCreateBucket               = "s3:CreateBucket"
 	actDeleteBucket               = "s3:DeleteBucket"
 	actListBucket                 = "s3:ListBucket"
+	actListBucketVersions         = "s3:ListBucketVersions"
 	actGetBucketLocation          = "s3:GetBucketLocation"
 	actGetBucketVersioning        = "s3:GetBucketVersioning"
 	actGetBucketAcl               = "s3:GetBucketAcl"
 	actGetObjectAcl               = "s3:GetObjectAcl"
+	actGetObjectVersionAcl        = "s3:GetObjectVersionAcl"
 	actGetObject                  = "s3:GetObject"
+	actGetObjectVersion           = "s3:GetObjectVersion"
 	actPutObject                  = "s3:PutObject"
 	actDeleteObject               = "s3:DeleteObject"
+	actDeleteObjectVersion        = "s3:DeleteObjectVersion"
 	actAbortMultipartUpload       = "s3:AbortMultipartUpload"
 	actListMultipartUploadParts   = "s3:ListMultipartUploadParts"
 	actListBucketMultipartUploads = "s3:ListBucketMultipartUploads"
@@ -46,7 +50,7 @@ var unsupportedSubresources = map[string]bool{
 	"logging": true, "metrics": true, "notification": true, "object-lock": true,
 	"ownershipControls": true, "policyStatus": true, "publicAccessBlock": true,
 	"replication": true, "requestPayment": true, "restore": true, "retention": true,
-	"select": true, "select-type": true, "tagging": true, "torrent": true, "versions": true,
+	"select": true, "select-type": true, "tagging": true, "torrent": true,
 	"website": true, "renameObject": true, "session": true, "metadataTable": true,
 	"metadataConfiguration": true, "abac": true,
 }
@@ -62,6 +66,7 @@ var knownParams = map[string]bool{
 	"upload-id-marker": true, "max-uploads": true, "max-parts": true,
 	"part-number-marker": true, "versionId": true, "x-id": true,
 	"allow-unordered": true, "max-buckets": true, "bucket-region": true,
+	"versions": true, "version-id-marker": true,
 }
 
 // identify maps method + subresources to an operation. bucket == "" is the
@@ -79,8 +84,19 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 		}
 	}
 	has := func(k string) bool { _, ok := q[k]; return ok }
-	if v := q.Get("versionId"); has("versionId") && v != "null" {
-		return op{}, errInvalidArgument("Versioning is not enabled; the only valid versionId is \"null\".")
+	// s3fed buckets are unversioned: each object is its "null" version.
+	// versionId=null addresses it (authorised as the version action IAM
+	// names for any request with a versionId); any other id is AWS's answer
+	// for an unversioned bucket.
+	versioned := has("versionId")
+	if v := q.Get("versionId"); versioned && v != "null" {
+		return op{}, errInvalidVersionID("versionId", v)
+	}
+	pick := func(plain, version string) string {
+		if versioned {
+			return version
+		}
+		return plain
 	}
 	if bucket == "" {
 		switch method {
@@ -100,6 +116,8 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 				return op{name: "GetBucketLocation", action: actGetBucketLocation, handler: (*request).getBucketLocation}, nil
 			case has("versioning"):
 				return op{name: "GetBucketVersioning", action: actGetBucketVersioning, handler: (*request).getBucketVersioning}, nil
+			case has("versions"):
+				return op{name: "ListObjectVersions", action: actListBucketVersions, handler: (*request).listObjectVersions}, nil
 			case has("acl"):
 				return op{name: "GetBucketAcl", action: actGetBucketAcl, handler: (*request).getACL}, nil
 			case has("uploads"):
@@ -117,8 +135,12 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 			switch {
 			case has("policy"):
 				return op{name: "PutBucketPolicy", action: actPutBucketPolicy, handler: (*request).putBucketPolicy}, nil
-			case has("versioning"), has("acl"):
-				return op{}, errNotImplemented("Changing bucket versioning or ACLs is not implemented by s3fed.")
+			case has("versioning"):
+				// Suspended is refused too: AWS would then report Suspended,
+				// and s3fed keeps no versioning state to report it from.
+				return op{}, errNotImplemented("s3fed keeps no object versions: its buckets are unversioned (GetBucketVersioning shows no status) and versioning cannot be enabled or suspended.")
+			case has("acl"):
+				return op{}, errNotImplemented("Changing bucket ACLs is not implemented by s3fed; access is decided by policies.")
 			}
 			return op{name: "CreateBucket", action: actCreateBucket, handler: (*request).createBucket}, nil
 		case http.MethodDelete:
@@ -141,11 +163,11 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 			case has("uploadId"):
 				return op{name: "ListParts", action: actListMultipartUploadParts, handler: (*request).listParts}, nil
 			case has("acl"):
-				return op{name: "GetObjectAcl", action: actGetObjectAcl, handler: (*request).getACL}, nil
+				return op{name: "GetObjectAcl", action: pick(actGetObjectAcl, actGetObjectVersionAcl), handler: (*request).getACL}, nil
 			}
-			return op{name: "GetObject", action: actGetObject, handler: (*request).getObject}, nil
+			return op{name: "GetObject", action: pick(actGetObject, actGetObjectVersion), handler: (*request).getObject}, nil
 		}
-		return op{name: "HeadObject", action: actGetObject, handler: (*request).getObject}, nil
+		return op{name: "HeadObject", action: pick(actGetObject, actGetObjectVersion), handler: (*request).getObject}, nil
 	case http.MethodPut:
 		switch {
 		case has("acl"):
@@ -174,7 +196,7 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 		if has("uploadId") {
 			return op{name: "AbortMultipartUpload", action: actAbortMultipartUpload, handler: (*request).abortMultipartUpload}, nil
 		}
-		return op{name: "DeleteObject", action: actDeleteObject, handler: (*request).deleteObject}, nil
+		return op{name: "DeleteObject", action: pick(actDeleteObject, actDeleteObjectVersion), handler: (*request).deleteObject}, nil
 	}
 	return op{}, errMethodNotAllowed()
 }

@@ -336,6 +336,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bodytimeout.Stall(w, r, s.stall)
+	if r.ContentLength == 0 && r.ProtoAtLeast(1, 1) && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// net/http sends 100 Continue only when a body is read, so an
+		// empty-bodied request would get its answer without one. RFC 9110
+		// allows that, but botocore before 1.31 (Debian's boto3, aws-cli v2
+		// of its era) then keeps the answer's status line for the next
+		// request on the connection, misreads that answer and waits for its
+		// read timeout (60 s). S3 sends 100 Continue; so does s3fed.
+		w.WriteHeader(http.StatusContinue)
+	}
 	rq := &request{
 		s: s, r: r, ctx: r.Context(), id: newRequestID(), hostID: newHostID(),
 		w:      &responseWriter{ResponseWriter: w},
@@ -343,8 +352,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		srcIP: s.sourceIP(r),
 	}
 	h := rq.w.Header()
-	h.Set("x-amz-request-id", rq.id)
-	h.Set("x-amz-id-2", rq.hostID)
+	setAmzHeader(h, "x-amz-request-id", rq.id)
+	setAmzHeader(h, "x-amz-id-2", rq.hostID)
 	h.Set("Server", "s3fed")
 	rq.start = s.now()
 	rq.ev = AccessEvent{Time: rq.start.UTC(), RequestID: rq.id, SourceIP: ipString(rq.srcIP), Decision: "Deny", Resource: resourceOf(bucket, key)}
@@ -444,7 +453,7 @@ func (rq *request) serve() error {
 		// s3:prefix exists only for listings; other operations must not let
 		// a stray ?prefix= influence a condition.
 		prefix := ""
-		if o.action == actListBucket || o.action == actListBucketMultipartUploads {
+		if o.action == actListBucket || o.action == actListBucketVersions || o.action == actListBucketMultipartUploads {
 			prefix = rq.query.Get("prefix")
 		}
 		if err := rq.authorize(o.action, rq.bucket, rq.key, prefix); err != nil {

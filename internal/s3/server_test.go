@@ -93,13 +93,30 @@ func (e *env) do(t *testing.T, key, method, target string, body []byte, hdr ...s
 	}
 	w := httptest.NewRecorder()
 	e.srv.ServeHTTP(w, r)
-	if w.Header().Get("x-amz-request-id") == "" {
+	if len(w.Header()["x-amz-request-id"]) != 1 || w.Header()["x-amz-request-id"][0] == "" {
 		t.Errorf("%s %s: no x-amz-request-id", method, target)
 	}
 	if w.Code >= 500 && w.Code != http.StatusNotImplemented {
 		t.Errorf("%s %s: server error %d: %s", method, target, w.Code, w.Body.String())
 	}
-	return resp{code: w.Code, h: w.Header(), body: w.Body.Bytes()}
+	return resp{code: w.Code, h: wireHeaders(t, method+" "+target, w.Header()), body: w.Body.Bytes()}
+}
+
+// wireHeaders checks that every x-amz-* response header is keyed as AWS
+// spells it (lowercase, as it goes on the wire: boto3 shows user metadata
+// names exactly as received) and returns the header canonicalised, so the
+// tests read it with Get as any Go client would.
+func wireHeaders(t *testing.T, what string, h http.Header) http.Header {
+	t.Helper()
+	out := http.Header{}
+	for k, vs := range h {
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-") && k != lk {
+			t.Errorf("%s: response header %q is not spelled as AWS does (%q)", what, k, lk)
+		}
+		ck := http.CanonicalHeaderKey(k)
+		out[ck] = append(out[ck], vs...)
+	}
+	return out
 }
 
 func (e *env) mustDo(t *testing.T, want int, key, method, target string, body []byte, hdr ...string) resp {
@@ -210,8 +227,14 @@ func TestIdentify(t *testing.T) {
 		{"GET", "b", "", "frobnicate", "", "", "", "NotImplemented"},
 		{"GET", "b", "k", "x-id=GetObject", "", "GetObject", "s3:GetObject", ""},
 		{"HEAD", "b", "k", "", "", "HeadObject", "s3:GetObject", ""},
-		{"GET", "b", "k", "versionId=null", "", "GetObject", "s3:GetObject", ""},
+		{"GET", "b", "k", "versionId=null", "", "GetObject", "s3:GetObjectVersion", ""},
+		{"HEAD", "b", "k", "versionId=null", "", "HeadObject", "s3:GetObjectVersion", ""},
+		{"GET", "b", "k", "acl&versionId=null", "", "GetObjectAcl", "s3:GetObjectVersionAcl", ""},
+		{"DELETE", "b", "k", "versionId=null", "", "DeleteObject", "s3:DeleteObjectVersion", ""},
 		{"GET", "b", "k", "versionId=abc", "", "", "", "InvalidArgument"},
+		{"GET", "b", "k", "versionId=", "", "", "", "InvalidArgument"},
+		{"GET", "b", "", "versions", "", "ListObjectVersions", "s3:ListBucketVersions", ""},
+		{"GET", "b", "", "versions&prefix=a&key-marker=k&version-id-marker=null", "", "ListObjectVersions", "s3:ListBucketVersions", ""},
 		{"GET", "b", "k", "response-content-type=x", "", "GetObject", "s3:GetObject", ""},
 		{"GET", "b", "k", "tagging", "", "", "", "NotImplemented"},
 		{"GET", "b", "k", "acl", "", "GetObjectAcl", "s3:GetObjectAcl", ""},
@@ -1185,20 +1208,23 @@ func TestVirtualHosted(t *testing.T) {
 }
 
 func TestParseCopySource(t *testing.T) {
-	for _, tc := range []struct{ in, b, k string }{
-		{"/bkt/key", "bkt", "key"},
-		{"bkt/a%20b/c", "bkt", "a b/c"},
-		{"bkt/a%2Fb", "bkt", "a/b"},
-		{"/bkt/q%3Fx?versionId=null", "bkt", "q?x"},
-		{"bkt//double", "bkt", "/double"},
+	for _, tc := range []struct {
+		in, b, k  string
+		versioned bool
+	}{
+		{"/bkt/key", "bkt", "key", false},
+		{"bkt/a%20b/c", "bkt", "a b/c", false},
+		{"bkt/a%2Fb", "bkt", "a/b", false},
+		{"/bkt/q%3Fx?versionId=null", "bkt", "q?x", true},
+		{"bkt//double", "bkt", "/double", false},
 	} {
-		b, k, err := parseCopySource(tc.in)
-		if err != nil || b != tc.b || k != tc.k {
-			t.Errorf("%q: (%q,%q,%v)", tc.in, b, k, err)
+		b, k, versioned, err := parseCopySource(tc.in)
+		if err != nil || b != tc.b || k != tc.k || versioned != tc.versioned {
+			t.Errorf("%q: (%q,%q,%v,%v)", tc.in, b, k, versioned, err)
 		}
 	}
-	for _, bad := range []string{"", "/", "bkt", "bkt/", "/Bad_B/k", "bkt/%zz", "bkt/k?versionId=1"} {
-		if _, _, err := parseCopySource(bad); err == nil {
+	for _, bad := range []string{"", "/", "bkt", "bkt/", "/Bad_B/k", "bkt/%zz", "bkt/k?versionId=1", "bkt/k?versionId="} {
+		if _, _, _, err := parseCopySource(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
