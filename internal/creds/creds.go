@@ -215,6 +215,12 @@ type ClaimsSource interface {
 // after TTL so that revocations made by another replica apply within TTL;
 // local revocations apply at once through Invalidate. Expiry is judged at
 // every lookup.
+//
+// A lookup that read the store before a revocation committed must not put
+// its stale record back after the revocation's Invalidate cleared it (the
+// revoked key would work for up to TTL): every Invalidate bumps a
+// generation, and a lookup caches what it read only when no invalidation
+// happened while it was reading (as internal/s3's BucketCache does).
 type Cache struct {
 	Keys   *Keyring
 	Source ClaimsSource
@@ -222,8 +228,9 @@ type Cache struct {
 	Max    int
 	Now    func() time.Time
 
-	mu sync.RWMutex
-	m  map[string]cacheEntry
+	mu  sync.RWMutex
+	m   map[string]cacheEntry
+	gen uint64 // bumped by every Invalidate
 }
 
 type cacheEntry struct {
@@ -247,11 +254,16 @@ func (c *Cache) Lookup(ctx context.Context, id string) (Credential, error) {
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.m[id]
+	gen := c.gen // read before the store: see the type's comment
 	c.mu.RUnlock()
 	if !ok || now.Sub(e.fetched) > c.ttl() {
 		rec, err := c.Source.GetAccessKey(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			c.Invalidate(id)
+			// Forget without bumping the generation: probing unknown
+			// IDs must not stop other lookups from caching.
+			c.mu.Lock()
+			delete(c.m, id)
+			c.mu.Unlock()
 			return Credential{}, ErrUnknownKey
 		}
 		if err != nil {
@@ -266,7 +278,7 @@ func (c *Cache) Lookup(ctx context.Context, id string) (Credential, error) {
 				return Credential{}, err
 			}
 		}
-		c.put(id, e)
+		c.put(id, e, gen)
 	}
 	switch {
 	case e.c.Key.Revoked:
@@ -284,13 +296,17 @@ func (c *Cache) ttl() time.Duration {
 	return 30 * time.Second
 }
 
-func (c *Cache) put(id string, e cacheEntry) {
+// put caches e unless an invalidation happened since gen was read.
+func (c *Cache) put(id string, e cacheEntry, gen uint64) {
 	max := c.Max
 	if max <= 0 {
 		max = 100000
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]cacheEntry{}
 	}
@@ -307,11 +323,14 @@ func (c *Cache) put(id string, e cacheEntry) {
 	c.m[id] = e
 }
 
-// Invalidate drops ids so the next lookup reads the store.
+// Invalidate drops ids so the next lookup reads the store, and keeps
+// lookups already reading the store from caching what they read. Callers
+// invalidate after their change has committed.
 func (c *Cache) Invalidate(ids ...string) {
 	c.mu.Lock()
 	for _, id := range ids {
 		delete(c.m, id)
 	}
+	c.gen++
 	c.mu.Unlock()
 }
