@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/s3fed/s3fed/internal/identity"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/store"
 )
@@ -126,6 +127,9 @@ func (a *API) revokePrincipal(w http.ResponseWriter, r *http.Request, c Caller) 
 	if in.PrincipalName == "" {
 		return jsonapi.BadRequest(`field "principalName" is required, e.g. "saml/alice@example.com"`)
 	}
+	if err := checkName("principalName", in.PrincipalName); err != nil {
+		return err
+	}
 	o, err := a.OrgFor(r.Context(), c, in.OrgID)
 	if err != nil {
 		return err
@@ -134,5 +138,15 @@ func (a *API) revokePrincipal(w http.ResponseWriter, r *http.Request, c Caller) 
 		return err
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, map[string]any{})
+	return nil
+}
+
+// checkName holds a name an admin gives (a principal, role or group) to the
+// rule every name entering s3fed follows (identity.CheckName), so that no
+// invisible or reordering character reaches the audit log through the API.
+func checkName(field, value string) error {
+	if err := identity.CheckName(value); err != nil {
+		return jsonapi.BadRequest("field %q: %v", field, err)
+	}
 	return nil
 }

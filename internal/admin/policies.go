@@ -327,6 +327,17 @@ func (a *API) simulatePolicy(w http.ResponseWriter, r *http.Request, c Caller) e
 	if in.Resource == "" {
 		return jsonapi.BadRequest(`field "resource" is required, e.g. "test-bucket/key" or "test-bucket" or "*"`)
 	}
+	if err := checkName("principalName", in.PrincipalName); err != nil {
+		return err
+	}
+	if err := checkName("role", in.Role); err != nil {
+		return err
+	}
+	for i, g := range in.Groups {
+		if err := checkName(fmt.Sprintf("groups[%d]", i), g); err != nil {
+			return err
+		}
+	}
 	x := a.Policies.Set.Engine(o.ID).Explain(policy.Request{OrgID: o.ID, PrincipalName: in.PrincipalName, Role: in.Role,
 		Groups: in.Groups, Attributes: in.Attributes, Action: in.Action, Resource: in.Resource})
 	jsonapi.WriteJSON(w, http.StatusOK, x)

@@ -18,8 +18,8 @@
 // applies to all of them.
 //
 // Decision on errors: every way a verified assertion can fail a mapping rule
-// (Role missing or multi-valued, empty or over-long principal, control
-// characters, no RoleArn pair, a CEL expression that fails or yields the
+// (Role missing or multi-valued, empty or over-long principal, characters
+// identity.CheckName refuses, no RoleArn pair, a CEL expression that fails or yields the
 // wrong type, a false attributeCondition) is CodeConditionNotMet (HTTP 403),
 // because the IdP vouched for the message and it is the org's mapping
 // requirement that is not met; the message names the attribute or the
@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/s3fed/s3fed/internal/identity"
@@ -113,8 +112,10 @@ func quote(s string) string {
 // non-empty value), subject from CoreWeavePrincipalNameAttribute (exactly one
 // non-empty value when present) or else the NameID, principal name
 // "saml/<subject>", no groups, and every attribute kept. Values are used as
-// the IdP sent them, never trimmed; control characters (including TAB, CR,
-// LF from a pretty-printed value) are refused rather than silently altered.
+// the IdP sent them, never trimmed; characters identity.CheckName refuses
+// (control characters, including TAB, CR, LF from a pretty-printed value;
+// invisible format and bidi characters) are refused rather than silently
+// altered.
 func DefaultSAML(a *saml.Assertion, orgID, configID string) (identity.Identity, error) {
 	if err := checkCaller(a, orgID, configID); err != nil {
 		return identity.Identity{}, err
@@ -283,17 +284,13 @@ func checkRole(role, source string) error {
 	return checkChars(role, source)
 }
 
-// checkChars refuses invalid UTF-8 and control characters (Unicode Cc: C0,
-// DEL, C1), which would make principal and role names ambiguous in logs,
-// policies and the console.
+// checkChars applies identity.CheckName, the one character rule for names
+// (no invalid UTF-8, control, format, bidi, zero-width, separator,
+// private-use or unassigned characters), naming the source, the value
+// (escaped) and the byte offset of the first refused character.
 func checkChars(s, source string) error {
-	if !utf8.ValidString(s) {
-		return notMet("%s: value is not valid UTF-8", source)
-	}
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			return notMet("%s: value %s contains control character %U", source, quote(s), c)
-		}
+	if err := identity.CheckName(s); err != nil {
+		return notMet("%s: value %s: %v", source, quote(s), err)
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func TestDefaultSAML(t *testing.T) {
 		{name: "role empty value", nameID: "n", attrs: map[string][]string{role: {""}},
 			wantCode: CodeConditionNotMet, wantMsg: role + " has an empty value"},
 		{name: "role control char", nameID: "n", attrs: map[string][]string{role: {"read\ner"}},
-			wantCode: CodeConditionNotMet, wantMsg: "control character U+000A"},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 4: U+000A LINE FEED, a control character"},
 		{name: "role too long", nameID: "n", attrs: map[string][]string{role: {strings.Repeat("r", MaxRoleBytes+1)}},
 			wantCode: CodeConditionNotMet, wantMsg: "at most 256"},
 		{name: "role bad utf8", nameID: "n", attrs: map[string][]string{role: {"r\xff"}},
@@ -107,6 +107,31 @@ func TestDefaultSAML(t *testing.T) {
 			wantCode: CodeConditionNotMet, wantMsg: "U+0085"},
 		{name: "principal bad utf8", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"a\xc3"}},
 			wantCode: CodeConditionNotMet, wantMsg: "UTF-8"},
+
+		// Issue 9 defect 9: invisible and reordering characters would let a
+		// name look like another in the audit log and key inventory.
+		{name: "principal RLO", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"alice\u202Emoc.evil@x"}},
+			wantCode: CodeConditionNotMet, wantMsg: "attribute " + pn + `: value "alice\u202emoc.evil@x": byte 5: U+202E RIGHT-TO-LEFT OVERRIDE, a format character`},
+		{name: "NameID zero-width space", nameID: "ali\u200Bce@example.com", attrs: map[string][]string{role: {"r"}},
+			wantCode: CodeConditionNotMet, wantMsg: "NameID: value \"ali\\u200bce@example.com\": byte 3: U+200B ZERO WIDTH SPACE"},
+		{name: "NameID starts with BOM", nameID: "\uFEFFalice", attrs: map[string][]string{role: {"r"}},
+			wantCode: CodeConditionNotMet, wantMsg: "NameID: value \"\\ufeffalice\": byte 0: U+FEFF ZERO WIDTH NO-BREAK SPACE"},
+		{name: "principal isolate", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"bob\u2066x\u2069"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 3: U+2066 LEFT-TO-RIGHT ISOLATE"},
+		{name: "principal line separator", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"bob\u2028admin"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 3: U+2028 LINE SEPARATOR"},
+		{name: "principal no-break space", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"Alice\u00A0Smith"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 5: U+00A0 NO-BREAK SPACE"},
+		{name: "principal private use", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"a\uE000"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 1: U+E000, a private-use character"},
+		{name: "principal unassigned", nameID: "n", attrs: map[string][]string{role: {"r"}, pn: {"a\u0378"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 1: U+0378, unassigned"},
+		{name: "role RLO", nameID: "n", attrs: map[string][]string{role: {"nimda\u202E"}},
+			wantCode: CodeConditionNotMet, wantMsg: "attribute " + role + `: value "nimda\u202e": byte 5: U+202E RIGHT-TO-LEFT OVERRIDE`},
+		{name: "role soft hyphen", nameID: "n", attrs: map[string][]string{role: {"ad\u00ADmin"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 2: U+00AD SOFT HYPHEN"},
+		{name: "role zero-width joiner", nameID: "n", attrs: map[string][]string{role: {"a\u200Db"}},
+			wantCode: CodeConditionNotMet, wantMsg: "byte 1: U+200D ZERO WIDTH JOINER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +279,10 @@ func TestAWSSAML(t *testing.T) {
 			wantCode: CodeInvalidArgument, wantMsg: "is not a role ARN"},
 		{name: "role arn with control char", roleArn: "arn:aws:iam::org1:role/a\x01",
 			wantCode: CodeInvalidArgument, wantMsg: "control character"},
+		{name: "role arn with RLO", roleArn: "arn:aws:iam::org1:role/ab\u202Ec",
+			wantCode: CodeInvalidArgument, wantMsg: `RoleArn: value "ab\u202ec": byte 2: U+202E RIGHT-TO-LEFT OVERRIDE`},
+		{name: "role arn with zero-width space", roleArn: "arn:aws:iam::org1:role/\u200Bab",
+			wantCode: CodeInvalidArgument, wantMsg: "byte 0: U+200B ZERO WIDTH SPACE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,6 +56,8 @@ func TestBucketPolicyValidation(t *testing.T) {
 		{"wildcard principal", wrap(`{"Effect":"Allow","Principal":{"AWS":"saml/*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`), `no wildcards inside a principal`},
 		{"bad arn", wrap(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::org-b:group/x"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`), `unsupported ARN`},
 		{"arn without org", wrap(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam:::root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`), `malformed ARN`},
+		{"user arn with RLO", wrap(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::o:user/saml/alice\u202Exyz"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`), `"saml/alice\u202exyz": byte 10: U+202E RIGHT-TO-LEFT OVERRIDE`},
+		{"role with zero-width space", wrap(`{"Effect":"Allow","Principal":{"AWS":"role/\u200Badmin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`), `byte 5: U+200B ZERO WIDTH SPACE`},
 		{"user arn not a principal name", wrap(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::o:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`), `a user ARN names a principal name`},
 		{"cwobject action", wrap(`{"Effect":"Allow","Principal":"*","Action":"cwobject:X","Resource":"arn:aws:s3:::b/*"}`), `bucket policies grant S3 actions only`},
 		{"bad action", wrap(`{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","GetObject"],"Resource":"arn:aws:s3:::b/*"}`), `Action[1]: "GetObject" is not an action`},

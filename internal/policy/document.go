@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/s3fed/s3fed/internal/identity"
 )
 
 // Version is the only org policy document version s3fed understands. A
@@ -560,8 +562,10 @@ func checkPrincipal(p string) string {
 	if len(p) > MaxPrincipalBytes {
 		return fmt.Sprintf("longer than %d bytes", MaxPrincipalBytes)
 	}
-	if hasControl(p) {
-		return "contains control characters"
+	// The rule every principal name, role and group follows: a policy must
+	// not show a name that looks like another.
+	if err := identity.CheckName(p); err != nil {
+		return fmt.Sprintf("%+q: %v", p, err)
 	}
 	if strings.ContainsAny(p, "*?") {
 		return fmt.Sprintf(`%q: no wildcards inside a principal ("*" alone means every principal of the org)`, p)

@@ -153,7 +153,9 @@ func TestValidationCases(t *testing.T) {
 		{"principal with question mark", stmt(base + `,"principals":["saml/a?b"]`), `no wildcards inside a principal`},
 		{"wildcard principal name", stmt(base + `,"principals":["oidc/*"]`), `no wildcards inside a principal`},
 		{"control char in resource", stmt(`"name":"s","effect":"Allow","actions":["*"],"resources":["b/a\u0000"],"principals":["*"]`), `contains control characters`},
-		{"control char in principal", stmt(base + `,"principals":["saml/a\tb"]`), `contains control characters`},
+		{"control char in principal", stmt(base + `,"principals":["saml/a\tb"]`), `"saml/a\tb": byte 6: U+0009 CHARACTER TABULATION, a control character`},
+		{"bidi control in principal", stmt(base + `,"principals":["role/nimda\u202e"]`), `principals[0]: "role/nimda\u202e": byte 10: U+202E RIGHT-TO-LEFT OVERRIDE`},
+		{"invisible character in group", stmt(base + `,"principals":["group/\ufeffops"]`), `byte 6: U+FEFF ZERO WIDTH NO-BREAK SPACE`},
 		{"too many items", stmt(`"name":"s","effect":"Allow","actions":[` + strings.Repeat(`"*",`, MaxListItems) + `"*"],"resources":["*"],"principals":["*"]`), `actions: 257 entries, more than the limit of 256`},
 		{"document not object", `[1]`, `document must be a JSON object, got an array`},
 	}
