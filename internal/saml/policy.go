@@ -496,7 +496,8 @@ func (v *validator) checkConditions(c *etree.Element, out *Assertion) error {
 
 // checkSubject: exactly one NameID (text only, 1..256 bytes, no control characters) and one or
 // more SubjectConfirmations, all bearer, each with Recipient = ACS URL and a NotOnOrAfter in the
-// future (with skew), no InResponseTo.
+// future (with skew), an optional NotBefore before NotOnOrAfter and not in the future (with
+// skew), no InResponseTo.
 func (v *validator) checkSubject(s *etree.Element, out *Assertion) error {
 	fail := func(name string, e *Error) error { v.rep.fail(name, e); return e }
 	var nameID *etree.Element
@@ -564,6 +565,11 @@ func (v *validator) checkSubject(s *etree.Element, out *Assertion) error {
 		nb, hasNB, err := optTime(d, "NotBefore")
 		if err != nil {
 			return fail("subject.bearer", refuseWrap(CodeInvalidResponse, err, "SubjectConfirmationData NotBefore is not an xs:dateTime in UTC"))
+		}
+		if hasNB && !nb.Before(noa) {
+			// An empty window can never be honoured; without this check a skew could let it
+			// through (as for Conditions, SAML core 2.5.1.2).
+			return fail("subject.bearer", refuse(CodeInvalidResponse, "SubjectConfirmationData NotBefore is not before NotOnOrAfter"))
 		}
 		if hasNB && v.now.Before(nb.Add(-v.cfg.Skew)) {
 			return fail("subject.bearer", refuse(CodeNotYetValid, "bearer SubjectConfirmationData not valid before %s", nb.Format(time.RFC3339)))

@@ -164,6 +164,7 @@ type resp struct {
 	notBefore, notOnOrAfter     time.Time
 	scdNotOnOrAfter             time.Time
 	noSCDNotOnOrAfter           bool
+	scdNotBefore                time.Time // zero: no NotBefore on SubjectConfirmationData
 	sessionNotOnOrAfter         time.Time
 	status                      string
 	version                     string
@@ -274,6 +275,9 @@ func (r *resp) build() (*etree.Document, *etree.Element, *etree.Element) {
 	sc := sub.CreateElement("saml:SubjectConfirmation")
 	sc.CreateAttr("Method", MethodBearer)
 	scd := sc.CreateElement("saml:SubjectConfirmationData")
+	if !r.scdNotBefore.IsZero() {
+		scd.CreateAttr("NotBefore", r.ts(r.scdNotBefore))
+	}
 	if !r.noSCDNotOnOrAfter {
 		scd.CreateAttr("NotOnOrAfter", r.ts(r.scdNotOnOrAfter))
 	}
