@@ -21,6 +21,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -344,11 +345,14 @@ func (v *Verifier) verify(r *http.Request) (*Result, *Error) {
 	if cred.SecretKey == "" {
 		return nil, newErr(CodeServiceUnavailable, "credentials cannot be looked up right now; retry later", errors.New("credential source returned an empty secret"))
 	}
+	// The causes (for logs, never the answer) tell these refusals from the source's own.
 	if cred.AccessKeyID != "" && cred.AccessKeyID != c.accessKeyID {
-		return nil, newErr(CodeInvalidAccessKeyID, "the AWS access key id you provided does not exist in our records", nil)
+		return nil, newErr(CodeInvalidAccessKeyID, "the AWS access key id you provided does not exist in our records",
+			fmt.Errorf("%w: the credential source answered with another access key id", ErrUnknownAccessKey))
 	}
 	if !cred.Expiry.IsZero() && !v.now().Before(cred.Expiry) {
-		return nil, newErr(CodeExpiredToken, "the provided token has expired", nil)
+		return nil, newErr(CodeExpiredToken, "the provided token has expired",
+			fmt.Errorf("%w: the key expired at %s", ErrExpiredCredential, cred.Expiry.UTC().Format(time.RFC3339Nano)))
 	}
 	switch {
 	case cred.SessionToken == "" && rq.hasToken:
