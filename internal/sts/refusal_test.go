@@ -13,10 +13,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/s3fed/s3fed/internal/admin"
+	"github.com/s3fed/s3fed/internal/bodytimeout"
 	"github.com/s3fed/s3fed/internal/idp"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/store"
@@ -29,7 +32,7 @@ import (
 //
 // Rows describe a refusal in protocol-neutral terms where they can (which
 // config is targeted, the duration asked for, a rate limit, a replay cache
-// that is down) and carry protocol-specific credential changes only where
+// that is down, a body that does not arrive in time) and carry protocol-specific credential changes only where
 // the refusal is about the credential itself (samlCred). Front ends turn a
 // row into their own request. Every row must say, for every front end,
 // either what it answers (want) or why the row does not apply (skip): a new
@@ -81,8 +84,11 @@ type refusal struct {
 	raw map[string]string
 	// replay first presents the same request once, which must succeed.
 	replay bool
+	// stall sends half the body and holds the rest back until the answer
+	// comes (with setup shortening the body deadline).
+	stall bool
 	// setup changes the service for this row and returns the undo.
-	setup func(e *env) func()
+	setup func(e *tableEnv) func()
 	want  map[string]want
 	skip  map[string]string // front end -> why the row does not apply
 	// unaudited names front ends that refuse this row without writing an
@@ -101,6 +107,7 @@ func (r refusal) awsRoleName() string {
 type exchangeRequest struct {
 	org, config string
 	awsRole     string
+	stall       bool
 	credential  string
 	duration    *int
 	tags        map[string]string
@@ -289,18 +296,33 @@ func refusalRows() []refusal {
 			want: map[string]want{feSTS: {400, "ValidationError", "U+202E RIGHT-TO-LEFT OVERRIDE"}}, skip: map[string]string{feJSON: skipSTSOnly, feTest: skipSTSOnly}},
 
 		// The service's own limits and dependencies.
-		{name: "rate limited", setup: func(e *env) func() {
+		{name: "rate limited", setup: func(e *tableEnv) func() {
 			e.svc.Limit = &sts.Limiter{Rate: 1e-9, Burst: 0}
 			return func() { e.svc.Limit = nil }
 		}, want: map[string]want{feJSON: {429, "rate_limited", ""}, feSTS: {400, "Throttling", ""}}, skip: map[string]string{feTest: skipDryRun}},
-		{name: "replay cache unavailable", setup: func(e *env) func() {
+		{name: "body does not arrive in time", stall: true, setup: func(e *tableEnv) func() {
+			// The server wiring's deadline (internal/server: --api-body-timeout on the
+			// API listener, the STS query API's on the S3 listener), made short.
+			e.bodyTimeout.Store(int64(100 * time.Millisecond))
+			return func() { e.bodyTimeout.Store(0) }
+		}, want: map[string]want{feJSON: {408, "request_timeout", "body"}, feSTS: {408, "RequestTimeout", "body"}, feTest: {408, "request_timeout", "body"}},
+			unaudited: map[string]string{feSTS: "the STS query API reads the form, and so the Action, before it knows an exchange was asked for"}},
+		{name: "replay cache unavailable", setup: func(e *tableEnv) func() {
 			e.svc.Store = failingReplay{e.st}
 			return func() { e.svc.Store = e.st }
 		}, want: map[string]want{feJSON: {503, "unavailable", ""}, feSTS: {503, "ServiceUnavailable", ""}}, skip: map[string]string{feTest: skipDryRun}},
 	}
 }
 
-func refusalFrontEnds(t *testing.T, e *env) []frontEnd {
+// tableEnv is the sts test env with what the table adds: the body deadline
+// its servers apply (0: none), as the server wiring does.
+type tableEnv struct {
+	*env
+	bodyTimeout atomic.Int64 // a time.Duration
+}
+
+func refusalFrontEnds(t *testing.T, te *tableEnv) []frontEnd {
+	e := te.env
 	ctx := context.Background()
 	root := admin.NewToken()
 	if err := e.st.Update(ctx, func(tx store.Tx) error {
@@ -311,10 +333,14 @@ func refusalFrontEnds(t *testing.T, e *env) []frontEnd {
 	adm := &admin.API{Store: e.st, TestConfig: e.svc.TestSAML, Now: func() time.Time { return e.now }}
 	rt := jsonapi.NewRouter()
 	adm.Register(rt)
-	adminSrv := httptest.NewServer(jsonapi.Middleware(e.svc.Log, rt))
+	adminSrv := httptest.NewServer(jsonapi.Middleware(e.svc.Log, te.withBodyTimeout(rt)))
 	t.Cleanup(adminSrv.Close)
-	stsSrv := httptest.NewServer(e.svc.QueryHandler())
+	stsSrv := httptest.NewServer(te.withBodyTimeout(e.svc.QueryHandler()))
 	t.Cleanup(stsSrv.Close)
+	ert := jsonapi.NewRouter()
+	e.svc.Register(ert)
+	jsonSrv := httptest.NewServer(jsonapi.Middleware(e.svc.Log, te.withBodyTimeout(ert)))
+	t.Cleanup(jsonSrv.Close)
 
 	cwCredential := func(t *testing.T, e *env, org, config string, r refusal) string {
 		return e.signWith(r.saml, nil)
@@ -341,7 +367,7 @@ func refusalFrontEnds(t *testing.T, e *env) []frontEnd {
 					s := string(b)
 					body = &s
 				}
-				return jsonOutcome(t, http.MethodPost, e.srv.URL+"/v1/cwobject/temporary-credentials/saml", "", *body)
+				return jsonOutcome(t, http.MethodPost, jsonSrv.URL+"/v1/cwobject/temporary-credentials/saml", "", *body, rq.stall)
 			}},
 		{name: feSTS, protocol: "saml", audited: true,
 			credential: func(t *testing.T, e *env, org, config string, r refusal) string {
@@ -363,7 +389,7 @@ func refusalFrontEnds(t *testing.T, e *env) []frontEnd {
 				if rq.raw != nil {
 					body = *rq.raw
 				}
-				return stsOutcome(t, stsSrv.URL, body)
+				return stsOutcome(t, stsSrv.URL, body, rq.stall)
 			}},
 		{name: feTest, protocol: "saml", credential: cwCredential,
 			send: func(t *testing.T, e *env, rq exchangeRequest) outcome {
@@ -373,8 +399,7 @@ func refusalFrontEnds(t *testing.T, e *env) []frontEnd {
 					s := string(b)
 					body = &s
 				}
-				o := jsonOutcome(t, http.MethodPost, adminSrv.URL+"/v1/admin/orgs/"+url.PathEscape(rq.org)+"/workload-federation/"+url.PathEscape(rq.config)+":test", root, *body)
-				return o
+				return jsonOutcome(t, http.MethodPost, adminSrv.URL+"/v1/admin/orgs/"+url.PathEscape(rq.org)+"/workload-federation/"+url.PathEscape(rq.config)+":test", root, *body, rq.stall)
 			}},
 	}
 }
@@ -412,12 +437,15 @@ func (e *env) otherKeyPair() *idp.KeyPair {
 
 // jsonOutcome sends a JSON request and reads API.md's answer: for an error
 // {code, message}; for :test its report's error and warning.
-func jsonOutcome(t *testing.T, method, u, token, body string) outcome {
+func jsonOutcome(t *testing.T, method, u, token, body string, stall bool) outcome {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	rd, release := bodyOf(body, stall)
+	defer release()
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -460,9 +488,17 @@ func jsonOutcome(t *testing.T, method, u, token, body string) outcome {
 }
 
 // stsOutcome posts an STS query and reads AWS's ErrorResponse.
-func stsOutcome(t *testing.T, u, form string) outcome {
+func stsOutcome(t *testing.T, u, form string, stall bool) outcome {
 	t.Helper()
-	resp, err := http.Post(u, "application/x-www-form-urlencoded", strings.NewReader(form))
+	rd, release := bodyOf(form, stall)
+	defer release()
+	req, err := http.NewRequest(http.MethodPost, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,6 +525,41 @@ func stsOutcome(t *testing.T, u, form string) outcome {
 	}
 	o.code, o.message = er.Error.Code, er.Error.Message
 	return o
+}
+
+// bodyOf is a request body; a stalled one sends its first half and then
+// waits, without ending, until release is called (after the answer came).
+func bodyOf(body string, stall bool) (io.Reader, func()) {
+	if !stall {
+		return strings.NewReader(body), func() {}
+	}
+	held := make(chan struct{})
+	return &stalledBody{first: strings.NewReader(body[:len(body)/2]), held: held}, sync.OnceFunc(func() { close(held) })
+}
+
+type stalledBody struct {
+	first io.Reader
+	held  chan struct{}
+}
+
+func (b *stalledBody) Read(p []byte) (int, error) {
+	n, err := b.first.Read(p)
+	if err == io.EOF {
+		<-b.held
+		return 0, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// withBodyTimeout gives h the body deadline the server wiring gives the
+// API listener and the STS query API, at e.bodyTimeout (0: none).
+func (e *tableEnv) withBodyTimeout(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := time.Duration(e.bodyTimeout.Load()); d > 0 {
+			bodytimeout.Total(w, r, d)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // resolve maps a row's target to an org and config ID for a front end of
@@ -525,6 +596,7 @@ func (e *env) resolve(tg target, protocol string) (org, config string) {
 // TestExchangeRefusalTable runs every refusal through every front end.
 func TestExchangeRefusalTable(t *testing.T) {
 	e := newEnv(t, false)
+	te := &tableEnv{env: e}
 	ctx := context.Background()
 	// A config of the other federation kind, for targetWrongKind.
 	if err := e.st.Update(ctx, func(tx store.Tx) error {
@@ -532,7 +604,7 @@ func TestExchangeRefusalTable(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	fes := refusalFrontEnds(t, e)
+	fes := refusalFrontEnds(t, te)
 	rows := refusalRows()
 
 	// Every row answers for every front end, or says why not.
@@ -573,7 +645,7 @@ func TestExchangeRefusalTable(t *testing.T) {
 			t.Run(fe.name+"/"+r.name, func(t *testing.T) {
 				e.t = t
 				org, config := e.resolve(r.target, fe.protocol)
-				rq := exchangeRequest{org: org, config: config, awsRole: r.awsRoleName(), duration: r.duration, tags: r.tags}
+				rq := exchangeRequest{org: org, config: config, awsRole: r.awsRoleName(), stall: r.stall, duration: r.duration, tags: r.tags}
 				if raw, ok := r.raw[fe.name]; ok {
 					rq.raw = &raw
 				}
@@ -588,7 +660,7 @@ func TestExchangeRefusalTable(t *testing.T) {
 					}
 				}
 				if r.setup != nil {
-					defer r.setup(e)()
+					defer r.setup(te)()
 				}
 				keysBefore := e.allKeys()
 				eventsBefore := e.eventCount()
