@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/s3fed/s3fed/internal/identity"
@@ -42,13 +41,8 @@ func checkOutcome(t *testing.T, res Result, err error) {
 		names = append(names, vs...)
 	}
 	for _, n := range names {
-		if !utf8.ValidString(n) {
-			t.Fatalf("invalid UTF-8 in %+v", id)
-		}
-		for _, c := range n {
-			if unicode.IsControl(c) {
-				t.Fatalf("control character in %+v", id)
-			}
+		if err := identity.CheckName(n); err != nil {
+			t.Fatalf("name %+q breaks the character rule (%v) in %+v", n, err, id)
 		}
 	}
 }

@@ -3,9 +3,9 @@ package mapping
 import (
 	"errors"
 	"testing"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/s3fed/s3fed/internal/identity"
 	"github.com/s3fed/s3fed/internal/saml"
 )
 
@@ -14,6 +14,7 @@ import (
 // rules; it never panics.
 func FuzzDefaultSAML(f *testing.F) {
 	f.Add("alice@example.com", "reader", "", 1)
+	f.Add("alice\u202e", "reader\u200b", "\ufeffbob", 1)
 	f.Add("", "r", "nameid@x", 0)
 	f.Add("a\x00b", "r\n", "n", 2)
 	f.Add("zoë", "", "\xff", 1)
@@ -36,9 +37,9 @@ func FuzzDefaultSAML(f *testing.F) {
 		if len(id.PrincipalName) > MaxPrincipalNameBytes || !utf8.ValidString(id.PrincipalName) || id.Role == "" {
 			t.Fatalf("bad identity %+v", id)
 		}
-		for _, c := range id.PrincipalName + id.Role {
-			if unicode.IsControl(c) {
-				t.Fatalf("control character in %+v", id)
+		for _, n := range []string{id.Subject, id.PrincipalName, id.Role} {
+			if err := identity.CheckName(n); err != nil {
+				t.Fatalf("name %+q breaks the character rule (%v) in %+v", n, err, id)
 			}
 		}
 	})

@@ -39,6 +39,8 @@ func TestDefaultOIDC(t *testing.T) {
 		{name: "role claim empty", claims: map[string]any{"sub": "s", CoreWeaveRoleClaim: ""}, wantMsg: "is empty"},
 		{name: "principal claim not a string", claims: map[string]any{"sub": "s", CoreWeavePrincipalClaim: 5.0}, wantMsg: "must be a string"},
 		{name: "principal with a control character", claims: map[string]any{"sub": "a\tb"}, wantMsg: "control character"},
+		{name: "principal with a bidi isolate", claims: map[string]any{"sub": "s", CoreWeaveRoleClaim: "r", CoreWeavePrincipalClaim: "alice\u2067x"}, wantMsg: "byte 5: U+2067 RIGHT-TO-LEFT ISOLATE"},
+		{name: "sub with a BOM", claims: map[string]any{"sub": "\ufeffsvc"}, wantMsg: "byte 24: U+FEFF ZERO WIDTH NO-BREAK SPACE"}, // the role ISSUER:SUBJECT is checked first,
 		{name: "ISSUER:SUBJECT over 256 bytes", claims: map[string]any{"sub": strings.Repeat("s", 240)}, wantMsg: "role is"},
 		{name: "principal over 256 bytes", claims: map[string]any{"sub": "s", CoreWeaveRoleClaim: "r", CoreWeavePrincipalClaim: strings.Repeat("p", 252)}, wantMsg: "at most 256 allowed"},
 	}
