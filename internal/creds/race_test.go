@@ -3,13 +3,12 @@ package creds_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/s3fed/s3fed/internal/creds"
 	"github.com/s3fed/s3fed/internal/store"
-	"github.com/s3fed/s3fed/internal/store/sqlite"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 )
 
 // pausingSource reads the real store, then holds the answer until the test
@@ -35,13 +34,11 @@ func (p *pausingSource) GetAccessKey(ctx context.Context, id string) (store.Acce
 // lookup reads the unrevoked record, the revocation commits and invalidates,
 // and only then does the lookup try to cache what it read. The stale record
 // must not outlive the invalidation: the next lookup refuses the key.
-func TestCacheRevocationRace(t *testing.T) {
+func TestCacheRevocationRace(t *testing.T) { teststore.Each(t, testCacheRevocationRace) }
+
+func testCacheRevocationRace(t *testing.T, b teststore.Backend) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := b.Open(t)
 	kr := ring(1, 1)
 	now := time.Now()
 	rec, _, err := kr.Mint(testIdentity(), nil, time.Hour, now, false)

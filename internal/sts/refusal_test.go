@@ -23,6 +23,7 @@ import (
 	"github.com/s3fed/s3fed/internal/idp"
 	"github.com/s3fed/s3fed/internal/jsonapi"
 	"github.com/s3fed/s3fed/internal/store"
+	"github.com/s3fed/s3fed/internal/store/teststore"
 	"github.com/s3fed/s3fed/internal/sts"
 )
 
@@ -593,9 +594,12 @@ func (e *env) resolve(tg target, protocol string) (org, config string) {
 	return "acme", k.good
 }
 
-// TestExchangeRefusalTable runs every refusal through every front end.
-func TestExchangeRefusalTable(t *testing.T) {
-	e := newEnv(t, false)
+// TestExchangeRefusalTable runs every refusal through every front end, on
+// every state store.
+func TestExchangeRefusalTable(t *testing.T) { teststore.Each(t, testExchangeRefusalTable) }
+
+func testExchangeRefusalTable(t *testing.T, b teststore.Backend) {
+	e := newEnv(t, b, false)
 	te := &tableEnv{env: e}
 	ctx := context.Background()
 	// A config of the other federation kind, for targetWrongKind.
