@@ -228,9 +228,10 @@ type Cache struct {
 	Max    int
 	Now    func() time.Time
 
-	mu  sync.RWMutex
-	m   map[string]cacheEntry
-	gen uint64 // bumped by every Invalidate
+	mu    sync.RWMutex
+	m     map[string]cacheEntry
+	gen   uint64    // bumped by every Invalidate
+	swept time.Time // last removal of entries older than TTL
 }
 
 type cacheEntry struct {
@@ -310,6 +311,18 @@ func (c *Cache) put(id string, e cacheEntry, gen uint64) {
 	if c.m == nil {
 		c.m = map[string]cacheEntry{}
 	}
+	// An entry older than TTL is never served again (it is re-read), so
+	// keeping it only costs memory: once per TTL, forget them all. Memory
+	// then follows the keys used in the last TTL or two, not every key
+	// used since start (up to Max).
+	if e.fetched.Sub(c.swept) >= c.ttl() {
+		for k, old := range c.m {
+			if e.fetched.Sub(old.fetched) > c.ttl() {
+				delete(c.m, k)
+			}
+		}
+		c.swept = e.fetched
+	}
 	if len(c.m) >= max {
 		// Drop arbitrary entries: they are re-read on next use.
 		n := 0
@@ -321,6 +334,13 @@ func (c *Cache) put(id string, e cacheEntry, gen uint64) {
 		}
 	}
 	c.m[id] = e
+}
+
+// Len is the number of cached credentials (for tests and metrics).
+func (c *Cache) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
 }
 
 // Invalidate drops ids so the next lookup reads the store, and keeps

@@ -462,3 +462,32 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCacheForgetsStaleEntries: a key used once and never again must not
+// stay in memory until the cache is full; memory follows the keys in use.
+func TestCacheForgetsStaleEntries(t *testing.T) {
+	ctx := context.Background()
+	c, src, clk, kr := newCache(t)
+	for range 100 { // a burst of one-shot keys
+		rec, _, _ := kr.Mint(testIdentity(), nil, time.Hour, clk.Now(), false)
+		src.set(rec)
+		if _, err := c.Lookup(ctx, rec.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Len() != 100 {
+		t.Fatalf("Len = %d after 100 lookups, want 100", c.Len())
+	}
+	// Two TTLs later one key is in steady use: the burst is forgotten.
+	steady, _, _ := kr.Mint(testIdentity(), nil, time.Hour, clk.Now(), false)
+	src.set(steady)
+	for range 4 {
+		clk.add(c.TTL)
+		if _, err := c.Lookup(ctx, steady.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Len() != 1 {
+		t.Errorf("Len = %d, want 1: entries older than TTL are kept", c.Len())
+	}
+}
