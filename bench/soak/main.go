@@ -71,6 +71,8 @@ func main() {
 		exWorkers  = flag.Int("exchange-workers", 2, "goroutines doing SAML exchanges")
 		sampleEach = flag.Duration("sample", 10*time.Second, "how often resources are sampled")
 		bin        = flag.String("bin", "", "s3fed binary (default: build ../cmd/s3fed)")
+		maxObjects = flag.Int("objects", 1500, "objects each S3 worker holds at most (a steady data set)")
+		keySecs    = flag.Int("key-seconds", 300, "lifetime of exchanged keys (short, so the set of live keys reaches a steady state)")
 	)
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -91,7 +93,7 @@ func main() {
 	failed := false
 	for _, st := range strings.Split(*stores, ",") {
 		r := &run{store: st, bin: *bin, pgBase: *pgBase, duration: *duration, s3Workers: *s3Workers,
-			exWorkers: *exWorkers, sampleEach: *sampleEach, lat: map[string]*latencies{}}
+			exWorkers: *exWorkers, sampleEach: *sampleEach, lat: map[string]*latencies{}, maxObjects: *maxObjects, keySeconds: *keySecs}
 		if err := r.do(); err != nil {
 			log.Printf("%s: %v", st, err)
 			failed = true
@@ -112,6 +114,8 @@ type run struct {
 	store, bin, pgBase   string
 	duration, sampleEach time.Duration
 	s3Workers, exWorkers int
+	maxObjects           int
+	keySeconds           int
 
 	api, s3url string
 	cmd        *exec.Cmd
@@ -136,6 +140,7 @@ type sample struct {
 	at                               time.Duration
 	rssKiB, fds, threads, goroutines int64
 	dataKiB                          int64
+	anonKiB, fileKiB                 int64
 }
 
 type latencies struct{ d []time.Duration }
@@ -376,7 +381,7 @@ func (r *run) exchange(principal, role string) (cred, error) {
 	}
 	t := time.Now()
 	out, err := r.call("POST", "/v1/cwobject/temporary-credentials/saml",
-		map[string]any{"orgId": org, "configId": r.configID, "samlResponse": resp, "durationSeconds": 3600}, 200)
+		map[string]any{"orgId": org, "configId": r.configID, "samlResponse": resp, "durationSeconds": r.keySeconds}, 200)
 	if err != nil {
 		return cred{}, err
 	}
@@ -441,7 +446,13 @@ func (r *run) s3Worker(ctx context.Context, w int) {
 		if n%50 == 0 { // a fresh key now and then, as a workload rotating credentials does
 			cl = r.client(r.pickCred())
 		}
+		// 0-3 PUT, 4-6 GET, 7 LIST, 8-9 DELETE; a worker holding
+		// maxObjects deletes instead of putting, so the data set stays
+		// steady and memory can be compared over time.
 		op := mrand.IntN(10)
+		if op < 4 && len(keys) >= r.maxObjects {
+			op = 9
+		}
 		switch {
 		case op < 4 || len(keys) == 0: // PUT
 			k := fmt.Sprintf("d%d/obj-%d", mrand.IntN(8), n)
@@ -648,6 +659,7 @@ func (r *run) sampler(ctx context.Context, start time.Time, dataDir string) {
 func (r *run) sampleNow(at time.Duration, dataDir string) {
 	pid := r.cmd.Process.Pid
 	s := sample{at: at.Round(time.Second), rssKiB: procField(pid, "VmRSS"), threads: procField(pid, "Threads"),
+		anonKiB: procField(pid, "RssAnon"), fileKiB: procField(pid, "RssFile"),
 		goroutines: -1, dataKiB: dirKiB(dataDir)}
 	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
 		s.fds = int64(len(ents))
@@ -718,21 +730,30 @@ func (r *run) report(w io.Writer) {
 	for _, e := range r.errLog {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
-	fmt.Fprintf(w, "\n| at | RSS MiB | fds | threads | goroutines | data dir MiB |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n| at | RSS MiB | anon MiB | file MiB | fds | threads | goroutines | data dir MiB |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.samples {
 		g := "n/a"
 		if s.goroutines >= 0 {
 			g = strconv.FormatInt(s.goroutines, 10)
 		}
-		fmt.Fprintf(w, "| %s | %.1f | %d | %d | %s | %.1f |\n", s.at, float64(s.rssKiB)/1024, s.fds, s.threads, g, float64(s.dataKiB)/1024)
+		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %d | %d | %s | %.1f |\n", s.at, float64(s.rssKiB)/1024, float64(s.anonKiB)/1024,
+			float64(s.fileKiB)/1024, s.fds, s.threads, g, float64(s.dataKiB)/1024)
 	}
 	if n := len(r.samples); n >= 3 {
-		// Start is the first sample after warm-up (the second), so the
-		// comparison is of a loaded server with itself.
-		first, mid, last := r.samples[1], r.samples[n/2], r.samples[n-1]
+		// Start is the first sample after a warm-up of a tenth of the run
+		// (caches, pools and the index mapping fill), so the comparison is
+		// of a loaded server with itself.
+		i := 1
+		for i < n-1 && r.samples[i].at < r.duration/10 {
+			i++
+		}
+		first, mid, last := r.samples[i], r.samples[(i+n-1)/2], r.samples[n-1]
 		growth := 100 * (float64(last.rssKiB) - float64(first.rssKiB)) / float64(first.rssKiB)
 		fmt.Fprintf(w, "\nRSS after warm-up %.1f MiB, middle %.1f MiB, end %.1f MiB: %+.1f %% (goal within ±10 %%)\n",
 			float64(first.rssKiB)/1024, float64(mid.rssKiB)/1024, float64(last.rssKiB)/1024, growth)
+		ag := 100 * (float64(last.anonKiB) - float64(first.anonKiB)) / float64(first.anonKiB)
+		fmt.Fprintf(w, "anonymous memory (heap, stacks) after warm-up %.1f MiB, middle %.1f MiB, end %.1f MiB: %+.1f %%; the rest is the object index's file mapping\n",
+			float64(first.anonKiB)/1024, float64(mid.anonKiB)/1024, float64(last.anonKiB)/1024, ag)
 	}
 	fmt.Fprintf(w, "\n| operation | count | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n")
 	ops := make([]string, 0, len(r.lat))
