@@ -62,6 +62,12 @@ type ObjectInfo struct {
 	// back on GET (Content-Encoding, Content-Disposition, Cache-Control,
 	// Content-Language, Expires), under their canonical header names.
 	Metadata map[string]string
+	// Checksum is the object's additional checksum, nil when it has none
+	// (or the backend keeps none).
+	Checksum *Checksum
+	// PartsCount is the number of parts of an object made by multipart
+	// upload, 0 for any other (or when the backend keeps no boundaries).
+	PartsCount int
 }
 
 // PutOptions carry what a PUT sets besides the bytes.
@@ -75,6 +81,19 @@ type PutOptions struct {
 	// IfNoneMatch makes the PUT fail with ErrPreconditionFailed when the key
 	// exists (If-None-Match: *), decided atomically with the commit.
 	IfNoneMatch bool
+	// IfNoneMatchETag makes the PUT fail with ErrPreconditionFailed when the
+	// key exists with this ETag (If-None-Match: "etag"), atomically.
+	IfNoneMatchETag string
+	// IfMatch makes the PUT fail unless the key exists with this ETag, or
+	// with any when "*" (If-Match): ErrObjectNotFound when it does not
+	// exist, ErrPreconditionFailed when the ETag differs; atomically.
+	IfMatch string
+	// Checksum asks the backend to keep an additional checksum: of
+	// Checksum.Algorithm over the bytes (PutObject, CopyObject), or, on
+	// CreateMultipartUpload, of that algorithm and Type for the upload's
+	// parts and object. A Value given with a PUT must equal the computed
+	// one (else ErrChecksumMismatch). nil keeps none.
+	Checksum *Checksum
 }
 
 // Range is a resolved byte range [Start, Start+Length).
@@ -112,12 +131,19 @@ type PartInfo struct {
 	Size         int64
 	ETag         string
 	LastModified time.Time
+	// Checksum is the part's checksum in its upload's algorithm, nil when
+	// the upload has none.
+	Checksum *Checksum
 }
 
 // CompletePart names a part the client wants in the final object.
 type CompletePart struct {
 	PartNumber int
 	ETag       string
+	// Checksum is the part's checksum as the client lists it ("" when it
+	// lists none); a backend that keeps checksums refuses a different one
+	// with ErrInvalidPart.
+	Checksum string
 }
 
 // Backend stores buckets and objects. Every method that takes a reader must

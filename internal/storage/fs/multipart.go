@@ -3,8 +3,11 @@ package fs
 import (
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sort"
@@ -94,6 +97,15 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, bucket, key string, o
 	}
 	now := time.Now().UTC()
 	rec := uploadRec{initiated: now.UnixNano(), contentType: opts.ContentType, ifNoneMatch: opts.IfNoneMatch, meta: copyMeta(opts.Metadata)}
+	if cs := opts.Checksum; cs != nil && cs.Algorithm != "" {
+		rec.checksumAlgo, rec.checksumType = cs.Algorithm, cs.Type
+		if rec.checksumType == "" {
+			rec.checksumType = storage.DefaultChecksumType(cs.Algorithm)
+		}
+		if storage.NewChecksumHash(rec.checksumAlgo) == nil || !storage.ValidMultipartChecksum(rec.checksumAlgo, rec.checksumType) {
+			return storage.Upload{}, fmt.Errorf("fs: checksum %s %s is not one a multipart upload can have", rec.checksumAlgo, rec.checksumType)
+		}
+	}
 	err = s.update(func(tx *itx) error {
 		ub, err := uploadsTable(tx.Tx, bucket)
 		if err != nil {
@@ -116,7 +128,8 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, bucket, key string, o
 
 // UploadPart stores one part (1..storage.MaxParts; storing a number again
 // replaces it). size is the exact length or -1; a part is at most
-// MaxPutSize. The part's ETag is the hex MD5 of its bytes.
+// MaxPutSize. The part's ETag is the hex MD5 of its bytes; when the upload
+// has a checksum algorithm, the part's checksum in it is kept too.
 func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, part int, body io.Reader, size int64) (storage.PartInfo, error) {
 	if err := s.checkUpload(bucket, key, uploadID); err != nil {
 		return storage.PartInfo{}, err
@@ -124,30 +137,65 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, pa
 	if err := checkPartNumber(part); err != nil {
 		return storage.PartInfo{}, err
 	}
-	if err := s.uploadExists(bucket, key, uploadID); err != nil {
+	up, err := s.uploadRecord(bucket, key, uploadID)
+	if err != nil {
 		return storage.PartInfo{}, err
 	}
-	w, err := s.writeData(ctx, body, size, s.maxPutSize)
+	ck := up.partChecksummer()
+	w, err := s.writeData(ctx, ck.reader(body), size, s.maxPutSize)
 	if err != nil {
 		return storage.PartInfo{}, fmt.Errorf("upload part %d of %s/%s: %w", part, bucket, key, err)
 	}
-	return s.commitPart(bucket, key, uploadID, part, w)
+	return s.commitPart(bucket, key, uploadID, part, w, &up, ck)
 }
 
 func (s *Store) uploadExists(bucket, key, uploadID string) error {
-	return s.view(func(tx *bolt.Tx) error {
-		_, _, err := uploadTable(tx, bucket, key, uploadID)
-		return err
-	})
+	_, err := s.uploadRecord(bucket, key, uploadID)
+	return err
 }
 
-func (s *Store) commitPart(bucket, key, uploadID string, part int, w written) (storage.PartInfo, error) {
+// uploadRecord reads an upload's record, or ErrUploadNotFound.
+func (s *Store) uploadRecord(bucket, key, uploadID string) (uploadRec, error) {
+	var up uploadRec
+	err := s.view(func(tx *bolt.Tx) error {
+		_, u, err := uploadTable(tx, bucket, key, uploadID)
+		if err != nil {
+			return err
+		}
+		if up, err = decodeUpload(u.Get(metaKey)); err != nil {
+			return fmt.Errorf("fs: upload record %s: %w", uploadID, err)
+		}
+		return nil
+	})
+	return up, err
+}
+
+// partChecksummer hashes a part in the upload's algorithm (nothing when it
+// has none).
+func (u *uploadRec) partChecksummer() *checksummer {
+	if u.checksumAlgo == "" {
+		return &checksummer{}
+	}
+	ck, err := newChecksummer(&storage.Checksum{Algorithm: u.checksumAlgo, Type: u.checksumType})
+	if err != nil { // checked when the upload was created
+		return &checksummer{}
+	}
+	return ck
+}
+
+func (s *Store) commitPart(bucket, key, uploadID string, part int, w written, up *uploadRec, ck *checksummer) (storage.PartInfo, error) {
 	rec := partRec{size: w.size, mtime: time.Now().UTC().UnixNano(), etag: hex.EncodeToString(w.md5[:]), file: w.file}
+	cs, err := ck.result()
+	if err != nil {
+		s.removeData(w.file)
+		return storage.PartInfo{}, err
+	}
+	rec.checksum = cs.Value
 	l := s.uploadLock(uploadID)
 	l.RLock()
 	defer l.RUnlock()
 	var old string
-	err := s.update(func(tx *itx) error {
+	err = s.update(func(tx *itx) error {
 		old = ""
 		_, u, err := uploadTable(tx.Tx, bucket, key, uploadID)
 		if err != nil {
@@ -165,7 +213,7 @@ func (s *Store) commitPart(bucket, key, uploadID string, part int, w written) (s
 		return storage.PartInfo{}, fmt.Errorf("upload part %d of %s/%s: %w", part, bucket, key, err)
 	}
 	s.removeData(old)
-	return rec.info(part), nil
+	return rec.info(part, up), nil
 }
 
 // UploadPartCopy copies rng of the source object (all of it when nil) into
@@ -178,7 +226,8 @@ func (s *Store) UploadPartCopy(ctx context.Context, bucket, key, uploadID string
 	if err := checkPartNumber(part); err != nil {
 		return storage.PartInfo{}, err
 	}
-	if err := s.uploadExists(bucket, key, uploadID); err != nil {
+	up, err := s.uploadRecord(bucket, key, uploadID)
+	if err != nil {
 		return storage.PartInfo{}, err
 	}
 	if err := checkCtx(ctx); err != nil {
@@ -200,23 +249,44 @@ func (s *Store) UploadPartCopy(ctx context.Context, bucket, key, uploadID string
 	if length > s.maxPutSize {
 		return storage.PartInfo{}, fmt.Errorf("%w: a copied part is at most %d bytes, not %d", storage.ErrEntityTooLarge, s.maxPutSize, length)
 	}
-	w, err := s.writeData(ctx, v.section(start, length), length, s.maxPutSize)
+	ck := up.partChecksummer()
+	w, err := s.writeData(ctx, ck.reader(v.section(start, length)), length, s.maxPutSize)
 	if err != nil {
 		return storage.PartInfo{}, fmt.Errorf("upload part copy %d of %s/%s: %w", part, bucket, key, err)
 	}
-	return s.commitPart(bucket, key, uploadID, part, w)
+	return s.commitPart(bucket, key, uploadID, part, w, &up, ck)
 }
 
 // CompleteMultipartUpload assembles the listed parts into the object, as S3
-// does: part numbers strictly ascending (else ErrInvalidPartOrder); every
-// part uploaded with the given ETag, quotes and case ignored (else
-// ErrInvalidPart); every part but the last at least Options.MinPartSize
-// (else ErrEntityTooSmall); the total at most MaxObjectSize. The parts are
-// streamed into one temp file, fsynced and renamed, then one index commit
-// creates the object and removes the upload; afterwards all the upload's
-// part files (listed or not) are removed. The ETag is
-// hex(md5(md5(part1) || … || md5(partN))) + "-N".
+// does: part numbers ascending (else ErrInvalidPartOrder; a number listed
+// several times in a row counts once, with its last entry, because a part
+// sent again — an SDK retry, or a resend that finished after a later part —
+// is simply the part); every part uploaded with the given ETag, quotes and
+// case ignored (else ErrInvalidPart); every part but the last at least
+// Options.MinPartSize (else ErrEntityTooSmall); the total at most
+// MaxObjectSize. The parts are streamed into one temp file, fsynced and
+// renamed, then one index commit creates the object and removes the
+// upload; afterwards all the upload's part files (listed or not) are
+// removed. The ETag is hex(md5(md5(part1) || … || md5(partN))) + "-N". The
+// object keeps its part boundaries (ObjectParts), its checksum when the
+// upload has an algorithm, and the upload ID, so completing the same upload
+// again answers the object it made (S3's answer to an SDK's retry) as long
+// as the key still holds it.
 func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []storage.CompletePart) (storage.ObjectInfo, error) {
+	return s.CompleteMultipartUploadWith(ctx, bucket, key, uploadID, parts, storage.CompleteOptions{})
+}
+
+var _ storage.MultipartCompleter = (*Store)(nil)
+var _ storage.ObjectPartLister = (*Store)(nil)
+
+// CompleteMultipartUploadWith is CompleteMultipartUpload with conditions
+// (If-Match, If-None-Match, decided in the commit) and the object checksum
+// the client expects (storage.MultipartCompleter). A listed part checksum
+// that differs from the part's is ErrInvalidPart; an expected object
+// checksum that differs from the computed one is ErrChecksumMismatch.
+// COMPOSITE checksums are computed from the parts' checksums, FULL_OBJECT
+// ones over the bytes while they are assembled.
+func (s *Store) CompleteMultipartUploadWith(ctx context.Context, bucket, key, uploadID string, parts []storage.CompletePart, opts storage.CompleteOptions) (storage.ObjectInfo, error) {
 	if err := s.checkUpload(bucket, key, uploadID); err != nil {
 		return storage.ObjectInfo{}, err
 	}
@@ -230,10 +300,11 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		if p.PartNumber < 1 || p.PartNumber > storage.MaxParts {
 			return storage.ObjectInfo{}, fmt.Errorf("%w: part number %d is not between 1 and %d", storage.ErrInvalidPart, p.PartNumber, storage.MaxParts)
 		}
-		if i > 0 && p.PartNumber <= parts[i-1].PartNumber {
+		if i > 0 && p.PartNumber < parts[i-1].PartNumber {
 			return storage.ObjectInfo{}, fmt.Errorf("%w: part %d follows part %d", storage.ErrInvalidPartOrder, p.PartNumber, parts[i-1].PartNumber)
 		}
 	}
+	parts = lastOfRuns(parts)
 	if err := checkCtx(ctx); err != nil {
 		return storage.ObjectInfo{}, err
 	}
@@ -268,6 +339,9 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 			if !strings.EqualFold(strings.Trim(cp.ETag, `"`), p.etag) {
 				return fmt.Errorf("%w: part %d has ETag %q, not %q", storage.ErrInvalidPart, cp.PartNumber, p.etag, cp.ETag)
 			}
+			if up.checksumAlgo != "" && cp.Checksum != "" && cp.Checksum != p.checksum {
+				return fmt.Errorf("%w: part %d has %s checksum %q, not %q", storage.ErrInvalidPart, cp.PartNumber, up.checksumAlgo, p.checksum, cp.Checksum)
+			}
 			if i < len(parts)-1 && p.size < s.minPartSize {
 				return fmt.Errorf("%w: part %d is %d bytes; every part but the last must be at least %d", storage.ErrEntityTooSmall, cp.PartNumber, p.size, s.minPartSize)
 			}
@@ -280,23 +354,61 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		allFiles = partFiles(u)
 		return nil
 	})
+	if errors.Is(err, storage.ErrUploadNotFound) {
+		if info, ok := s.completedBy(bucket, key, uploadID); ok {
+			return info, nil
+		}
+	}
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("complete %s/%s: %w", bucket, key, err)
 	}
 
-	w, err := s.assemble(ctx, use, total)
+	var (
+		sum      storage.Checksum
+		fullHash hash.Hash
+	)
+	if up.checksumAlgo != "" {
+		sum = storage.Checksum{Algorithm: up.checksumAlgo, Type: up.checksumType}
+		if up.checksumType == storage.ChecksumTypeComposite {
+			vals := make([]string, len(use))
+			for i, p := range use {
+				vals[i] = p.checksum
+			}
+			if sum.Value, err = storage.CompositeChecksum(up.checksumAlgo, vals); err != nil {
+				return storage.ObjectInfo{}, fmt.Errorf("complete %s/%s: %w", bucket, key, err)
+			}
+			if err := checkExpected(opts.Checksum, sum); err != nil {
+				return storage.ObjectInfo{}, err
+			}
+		} else {
+			fullHash = storage.NewChecksumHash(up.checksumAlgo)
+		}
+	} else if opts.Checksum != nil && opts.Checksum.Value != "" {
+		return storage.ObjectInfo{}, fmt.Errorf("%w: the upload was created without a checksum algorithm", storage.ErrChecksumMismatch)
+	}
+
+	w, err := s.assemble(ctx, use, total, fullHash)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("complete %s/%s: %w", bucket, key, err)
+	}
+	if fullHash != nil {
+		sum.Value = base64.StdEncoding.EncodeToString(fullHash.Sum(nil))
+		if err := checkExpected(opts.Checksum, sum); err != nil {
+			s.removeData(w.file)
+			return storage.ObjectInfo{}, err
+		}
 	}
 
 	etagHash := md5.New()
-	for _, p := range use {
+	bounds := make([]objPart, len(use))
+	for i, p := range use {
 		b, err := hex.DecodeString(p.etag)
 		if err != nil {
 			s.removeData(w.file)
 			return storage.ObjectInfo{}, fmt.Errorf("fs: part ETag %q: %w", p.etag, err)
 		}
 		etagHash.Write(b)
+		bounds[i] = objPart{size: p.size, checksum: p.checksum}
 	}
 	rec := objectRec{
 		size:        w.size,
@@ -305,6 +417,14 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		contentType: up.contentType,
 		file:        w.file,
 		meta:        up.meta,
+		checksum:    sum,
+		parts:       bounds,
+		partsCount:  len(bounds),
+		uploadID:    uploadID,
+	}
+	c := conds{ifNoneMatchAny: up.ifNoneMatch || opts.IfNoneMatch == "*", ifMatch: opts.IfMatch}
+	if opts.IfNoneMatch != "*" {
+		c.ifNoneMatchETag = opts.IfNoneMatch
 	}
 	v := rec.encode()
 	var old string
@@ -313,7 +433,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 			return err
 		}
 		var err error
-		if old, err = putObjectTx(tx, bucket, key, v, false, nil, up.ifNoneMatch); err != nil {
+		if old, err = putObjectTx(tx, bucket, key, v, false, nil, c); err != nil {
 			return err
 		}
 		return tx.deleteTable(uploadBucket(bucket), uploadKey(key, uploadID))
@@ -331,9 +451,48 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	return rec.info(key), nil
 }
 
+// lastOfRuns keeps, of consecutive entries with one part number, the last.
+func lastOfRuns(parts []storage.CompletePart) []storage.CompletePart {
+	out := parts[:0:0]
+	for i, p := range parts {
+		if i+1 < len(parts) && parts[i+1].PartNumber == p.PartNumber {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// checkExpected compares the checksum a client expects with the computed
+// one.
+func checkExpected(want *storage.Checksum, got storage.Checksum) error {
+	if want == nil || want.Value == "" {
+		return nil
+	}
+	if want.Algorithm != "" && want.Algorithm != got.Algorithm {
+		return fmt.Errorf("%w: the upload's checksum is %s, not %s", storage.ErrChecksumMismatch, got.Algorithm, want.Algorithm)
+	}
+	if want.Value != got.Value {
+		return fmt.Errorf("%w: %s checksum %s, computed %s", storage.ErrChecksumMismatch, got.Algorithm, want.Value, got.Value)
+	}
+	return nil
+}
+
+// completedBy returns key's info when the object there was made by
+// completing uploadID: a repeated CompleteMultipartUpload gets the same
+// answer (S3 does this so SDK retries are safe).
+func (s *Store) completedBy(bucket, key, uploadID string) (storage.ObjectInfo, bool) {
+	rec, err := s.lookup(bucket, key)
+	if err != nil || rec.uploadID != uploadID {
+		return storage.ObjectInfo{}, false
+	}
+	return rec.info(key), true
+}
+
 // assemble streams the parts' files, in order, into one new durable
 // content file.
-func (s *Store) assemble(ctx context.Context, parts []partRec, total int64) (written, error) {
+// full, when not nil, also hashes every byte (a FULL_OBJECT checksum).
+func (s *Store) assemble(ctx context.Context, parts []partRec, total int64, full hash.Hash) (written, error) {
 	f, err := os.CreateTemp(s.tmpDir, "mp-")
 	if err != nil {
 		return written{}, fmt.Errorf("fs: creating temp file: %w", err)
@@ -356,7 +515,7 @@ func (s *Store) assemble(ctx context.Context, parts []partRec, total int64) (wri
 		if err != nil {
 			return written{}, fmt.Errorf("fs: opening part %d: %w", i+1, err)
 		}
-		k, err := s.copyBody(ctx, f, nil, pf, p.size, p.size)
+		k, err := s.copyBody(ctx, f, full, pf, p.size, p.size)
 		_ = pf.Close()
 		if err != nil {
 			return written{}, fmt.Errorf("fs: copying part file %s: %w", p.file, err)
@@ -446,6 +605,10 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string, mar
 		if err != nil {
 			return err
 		}
+		up, err := decodeUpload(u.Get(metaKey))
+		if err != nil {
+			return fmt.Errorf("fs: upload record %s: %w", uploadID, err)
+		}
 		c := u.Cursor()
 		for k, v := c.Seek(partKey(marker + 1)); k != nil && len(k) == 5 && k[0] == 'p'; k, v = c.Next() {
 			if len(out) == max {
@@ -457,7 +620,7 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string, mar
 				return fmt.Errorf("fs: part record: %w", err)
 			}
 			n := int(k[1])<<24 | int(k[2])<<16 | int(k[3])<<8 | int(k[4])
-			out = append(out, p.info(n))
+			out = append(out, p.info(n, &up))
 		}
 		return nil
 	})

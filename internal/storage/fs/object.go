@@ -3,10 +3,13 @@ package fs
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,7 +26,11 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	if err := s.checkTarget(bucket, key); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	w, err := s.writeSmall(ctx, body, opts.Size, s.maxPutSize)
+	ck, err := newChecksummer(opts.Checksum)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	w, err := s.writeSmall(ctx, ck.reader(body), opts.Size, s.maxPutSize)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
@@ -35,7 +42,102 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 		file:        w.file,
 		meta:        copyMeta(opts.Metadata),
 	}
-	return s.commitObject(bucket, key, rec, w.inline, opts.IfNoneMatch)
+	if rec.checksum, err = ck.result(); err != nil {
+		s.removeData(w.file)
+		return storage.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	return s.commitObject(bucket, key, rec, w.inline, putConds(opts))
+}
+
+// conds are the conditions of a write, decided inside its commit.
+type conds struct {
+	ifNoneMatchAny  bool   // If-None-Match: *
+	ifNoneMatchETag string // If-None-Match: "etag"
+	ifMatch         string // If-Match: "etag" or "*"
+}
+
+func putConds(o storage.PutOptions) conds {
+	return conds{ifNoneMatchAny: o.IfNoneMatch, ifNoneMatchETag: o.IfNoneMatchETag, ifMatch: o.IfMatch}
+}
+
+// check decides the conditions against the key's current record (nil when
+// absent).
+func (c conds) check(bucket, key string, prev []byte) error {
+	if c.ifMatch == "" && c.ifNoneMatchETag == "" && !c.ifNoneMatchAny {
+		return nil
+	}
+	if prev == nil {
+		if c.ifMatch != "" {
+			return fmt.Errorf("%w: %s/%s does not exist (If-Match)", storage.ErrObjectNotFound, bucket, key)
+		}
+		return nil
+	}
+	if c.ifNoneMatchAny {
+		return fmt.Errorf("%w: %s/%s exists (If-None-Match: *)", storage.ErrPreconditionFailed, bucket, key)
+	}
+	p, err := decodeObject(prev)
+	if err != nil {
+		return fmt.Errorf("fs: index entry of %s/%s: %w", bucket, key, err)
+	}
+	if c.ifMatch != "" && c.ifMatch != "*" && !etagEqual(c.ifMatch, p.etag) {
+		return fmt.Errorf("%w: %s/%s has another ETag (If-Match)", storage.ErrPreconditionFailed, bucket, key)
+	}
+	if c.ifNoneMatchETag != "" && etagEqual(c.ifNoneMatchETag, p.etag) {
+		return fmt.Errorf("%w: %s/%s has that ETag (If-None-Match)", storage.ErrPreconditionFailed, bucket, key)
+	}
+	return nil
+}
+
+// etagEqual compares a client's ETag (quotes and case ignored) with a
+// stored one.
+func etagEqual(client, stored string) bool {
+	return strings.EqualFold(strings.Trim(strings.TrimSpace(client), `"`), stored)
+}
+
+// checksummer computes a write's additional checksum while the body is
+// read (a trailer checksum is known only at the end, so the bytes
+// themselves are the authority) and checks it against a value the client
+// gave.
+type checksummer struct {
+	want storage.Checksum
+	h    hash.Hash
+}
+
+func newChecksummer(cs *storage.Checksum) (*checksummer, error) {
+	if cs == nil || cs.Algorithm == "" {
+		return &checksummer{}, nil
+	}
+	h := storage.NewChecksumHash(cs.Algorithm)
+	if h == nil {
+		return nil, fmt.Errorf("fs: unknown checksum algorithm %q", cs.Algorithm)
+	}
+	want := *cs
+	if want.Type == "" {
+		want.Type = storage.ChecksumTypeFullObject
+	}
+	return &checksummer{want: want, h: h}, nil
+}
+
+// reader wraps the body so every byte read is hashed.
+func (c *checksummer) reader(r io.Reader) io.Reader {
+	if c.h == nil {
+		return r
+	}
+	return io.TeeReader(r, c.h)
+}
+
+// result is the checksum to store (zero when none was asked for), or
+// ErrChecksumMismatch.
+func (c *checksummer) result() (storage.Checksum, error) {
+	if c.h == nil {
+		return storage.Checksum{}, nil
+	}
+	got := c.want
+	got.Value = base64.StdEncoding.EncodeToString(c.h.Sum(nil))
+	if c.want.Value != "" && c.want.Value != got.Value {
+		return storage.Checksum{}, fmt.Errorf("%w: %s %s, computed %s", storage.ErrChecksumMismatch, got.Algorithm, c.want.Value, got.Value)
+	}
+	return got, nil
 }
 
 // checkTarget validates a bucket and key and checks the bucket exists, so a
@@ -57,12 +159,12 @@ func (s *Store) checkTarget(bucket, key string) error {
 // commitObject points key at rec (whose bytes are rec.file, or inline when
 // rec.file is ""), then unlinks the file the key pointed at before. On
 // failure it unlinks rec.file instead, so nothing leaks.
-func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, ifNoneMatch bool) (storage.ObjectInfo, error) {
+func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, c conds) (storage.ObjectInfo, error) {
 	v := rec.encode()
 	var old string
 	err := s.update(func(tx *itx) error {
 		var err error
-		old, err = putObjectTx(tx, bucket, key, v, rec.file == "", inline, ifNoneMatch)
+		old, err = putObjectTx(tx, bucket, key, v, rec.file == "", inline, c)
 		return err
 	})
 	if err != nil {
@@ -79,15 +181,16 @@ func (s *Store) commitObject(bucket, key string, rec objectRec, inline []byte, i
 // stale inline bytes) inside tx and returns the content file the key
 // pointed at before, which the caller unlinks after the commit. All checks
 // come before the first write (see update).
-func putObjectTx(tx *itx, bucket, key string, rec []byte, isInline bool, inline []byte, ifNoneMatch bool) (old string, err error) {
+func putObjectTx(tx *itx, bucket, key string, rec []byte, isInline bool, inline []byte, c conds) (old string, err error) {
 	ob, err := objectsTable(tx.Tx, bucket)
 	if err != nil {
 		return "", err
 	}
-	if prev := ob.Get([]byte(key)); prev != nil {
-		if ifNoneMatch {
-			return "", fmt.Errorf("%w: %s/%s exists (If-None-Match: *)", storage.ErrPreconditionFailed, bucket, key)
-		}
+	prev := ob.Get([]byte(key))
+	if err := c.check(bucket, key, prev); err != nil {
+		return "", err
+	}
+	if prev != nil {
 		if p, err := decodeObject(prev); err == nil {
 			old = p.file
 		}
@@ -418,7 +521,20 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 	if src.size > s.maxPutSize {
 		return storage.ObjectInfo{}, fmt.Errorf("%w: copy source is %d bytes, CopyObject allows %d", storage.ErrEntityTooLarge, src.size, s.maxPutSize)
 	}
-	w, err := s.writeSmall(ctx, v.section(0, src.size), src.size, s.maxPutSize)
+	// The copy is a new single-part object: it keeps the source's checksum
+	// algorithm (or takes the one opts asks for), computed over its bytes.
+	var want *storage.Checksum
+	if src.checksum.Algorithm != "" {
+		want = &storage.Checksum{Algorithm: src.checksum.Algorithm}
+	}
+	if opts != nil && opts.Checksum != nil && opts.Checksum.Algorithm != "" {
+		want = &storage.Checksum{Algorithm: opts.Checksum.Algorithm}
+	}
+	ck, err := newChecksummer(want)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	w, err := s.writeSmall(ctx, ck.reader(v.section(0, src.size)), src.size, s.maxPutSize)
 	if err != nil {
 		return storage.ObjectInfo{}, fmt.Errorf("copy %s/%s to %s/%s: %w", srcBucket, srcKey, dstBucket, dstKey, err)
 	}
@@ -430,11 +546,57 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 		file:        w.file,
 		meta:        src.meta,
 	}
-	ifNoneMatch := false
+	if rec.checksum, err = ck.result(); err != nil {
+		s.removeData(w.file)
+		return storage.ObjectInfo{}, err
+	}
+	var c conds
 	if opts != nil {
 		rec.contentType = opts.ContentType
 		rec.meta = copyMeta(opts.Metadata)
-		ifNoneMatch = opts.IfNoneMatch
+		c = putConds(*opts)
 	}
-	return s.commitObject(dstBucket, dstKey, rec, w.inline, ifNoneMatch)
+	return s.commitObject(dstBucket, dstKey, rec, w.inline, c)
+}
+
+// ObjectParts returns key's info and, for an object made by multipart
+// upload, its part boundaries in order (storage.ObjectPartLister).
+func (s *Store) ObjectParts(ctx context.Context, bucket, key string) (storage.ObjectInfo, []storage.ObjectPart, error) {
+	if err := ValidBucketName(bucket); err != nil {
+		return storage.ObjectInfo{}, nil, err
+	}
+	if err := ValidObjectKey(key); err != nil {
+		return storage.ObjectInfo{}, nil, err
+	}
+	if err := checkCtx(ctx); err != nil {
+		return storage.ObjectInfo{}, nil, err
+	}
+	var rec objectRec
+	err := s.view(func(tx *bolt.Tx) error {
+		ob, err := objectsTable(tx, bucket)
+		if err != nil {
+			return err
+		}
+		v := ob.Get([]byte(key))
+		if v == nil {
+			return fmt.Errorf("%w: %s/%s", storage.ErrObjectNotFound, bucket, key)
+		}
+		if rec, err = decodeObjectParts(v); err != nil {
+			return fmt.Errorf("fs: index entry of %s/%s: %w", bucket, key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return storage.ObjectInfo{}, nil, err
+	}
+	var parts []storage.ObjectPart
+	if len(rec.parts) > 0 {
+		parts = make([]storage.ObjectPart, len(rec.parts))
+		var off int64
+		for i, p := range rec.parts {
+			parts[i] = storage.ObjectPart{PartNumber: i + 1, Offset: off, Size: p.size, Checksum: p.checksum}
+			off += p.size
+		}
+	}
+	return rec.info(key), parts, nil
 }

@@ -25,6 +25,23 @@ type objectRec struct {
 	contentType string
 	file        string // "XX/hex" under DIR/data; "" for an inline object
 	meta        map[string]string
+
+	// Extensions (see "Record extensions"); zero when absent.
+	checksum storage.Checksum // Algorithm "" when none
+	// parts are the part boundaries of a multipart object. decodeObject
+	// leaves them undecoded (listings decode thousands of records) and
+	// only counts them; decodeObjectParts reads them.
+	parts      []objPart
+	partsCount int
+	// uploadID is the multipart upload the object was completed from, so a
+	// repeated CompleteMultipartUpload can answer it again.
+	uploadID string
+}
+
+// objPart is one part boundary of a multipart object.
+type objPart struct {
+	size     int64
+	checksum string
 }
 
 // partRec is what the index keeps for one uploaded part.
@@ -33,6 +50,9 @@ type partRec struct {
 	mtime int64
 	etag  string
 	file  string
+	// checksum is the part's checksum value in its upload's algorithm
+	// (extension; "" when none).
+	checksum string
 }
 
 // uploadRec is what the index keeps for one multipart upload; the options
@@ -42,6 +62,49 @@ type uploadRec struct {
 	contentType string
 	ifNoneMatch bool
 	meta        map[string]string
+	// checksumAlgo and checksumType are the upload's checksum (extension;
+	// "" when none).
+	checksumAlgo, checksumType string
+}
+
+// Record extensions. Fields added after version 1 follow a record's
+// original fields as tagged sections: a tag byte, the payload length
+// (uvarint), the payload. A record without them is a record written before
+// they existed, and decoders skip tags they do not know, so old and new
+// records share one version byte.
+const (
+	extChecksum = 1 // object: algorithm, type, value; part: value; upload: algorithm, type
+	extParts    = 2 // object: count, then per part its size and checksum value
+	extUploadID = 3 // object: the upload ID it was completed from
+)
+
+func appendExt(b []byte, tag byte, payload []byte) []byte {
+	b = append(b, tag)
+	b = binary.AppendUvarint(b, uint64(len(payload)))
+	return append(b, payload...)
+}
+
+// exts calls f for each extension section left in r; f reads its payload
+// through its own reader. A truncated section is errCorrupt.
+func (r *reader) exts(f func(tag byte, p *reader)) {
+	for r.err == nil && len(r.b) > 0 {
+		tag := r.b[0]
+		r.b = r.b[1:]
+		n := r.uvarint()
+		if r.err != nil {
+			return
+		}
+		if n > uint64(len(r.b)) {
+			r.err = errCorrupt
+			return
+		}
+		p := &reader{b: r.b[:n]}
+		r.b = r.b[n:]
+		f(tag, p)
+		if p.err != nil {
+			r.err = p.err
+		}
+	}
 }
 
 func appendString(b []byte, s string) []byte {
@@ -142,10 +205,38 @@ func (o *objectRec) encode() []byte {
 	b = appendString(b, o.etag)
 	b = appendString(b, o.contentType)
 	b = appendString(b, o.file)
-	return appendMeta(b, o.meta)
+	b = appendMeta(b, o.meta)
+	if o.checksum.Algorithm != "" {
+		var p []byte
+		p = appendString(p, o.checksum.Algorithm)
+		p = appendString(p, o.checksum.Type)
+		p = appendString(p, o.checksum.Value)
+		b = appendExt(b, extChecksum, p)
+	}
+	if len(o.parts) > 0 {
+		p := binary.AppendUvarint(nil, uint64(len(o.parts)))
+		for _, pt := range o.parts {
+			p = binary.AppendVarint(p, pt.size)
+			p = appendString(p, pt.checksum)
+		}
+		b = appendExt(b, extParts, p)
+	}
+	if o.uploadID != "" {
+		b = appendExt(b, extUploadID, appendString(nil, o.uploadID))
+	}
+	return b
 }
 
 func decodeObject(v []byte) (objectRec, error) {
+	return decodeObjectRec(v, false)
+}
+
+// decodeObjectParts is decodeObject that also reads the part boundaries.
+func decodeObjectParts(v []byte) (objectRec, error) {
+	return decodeObjectRec(v, true)
+}
+
+func decodeObjectRec(v []byte, withParts bool) (objectRec, error) {
 	r := reader{b: v}
 	r.version()
 	var o objectRec
@@ -155,6 +246,30 @@ func decodeObject(v []byte) (objectRec, error) {
 	o.contentType = r.str()
 	o.file = r.str()
 	o.meta = r.meta()
+	r.exts(func(tag byte, p *reader) {
+		switch tag {
+		case extChecksum:
+			o.checksum.Algorithm = p.str()
+			o.checksum.Type = p.str()
+			o.checksum.Value = p.str()
+		case extParts:
+			n := p.uvarint()
+			if p.err == nil && n > uint64(storage.MaxParts) {
+				p.err = errCorrupt
+			}
+			o.partsCount = int(n)
+			if !withParts || p.err != nil {
+				return
+			}
+			o.parts = make([]objPart, 0, n)
+			for i := uint64(0); i < n && p.err == nil; i++ {
+				size := p.varint()
+				o.parts = append(o.parts, objPart{size: size, checksum: p.str()})
+			}
+		case extUploadID:
+			o.uploadID = p.str()
+		}
+	})
 	if r.err != nil {
 		return objectRec{}, r.err
 	}
@@ -162,14 +277,20 @@ func decodeObject(v []byte) (objectRec, error) {
 }
 
 func (o *objectRec) info(key string) storage.ObjectInfo {
-	return storage.ObjectInfo{
+	info := storage.ObjectInfo{
 		Key:          key,
 		Size:         o.size,
 		ETag:         o.etag,
 		LastModified: time.Unix(0, o.mtime).UTC(),
 		ContentType:  o.contentType,
 		Metadata:     o.meta,
+		PartsCount:   o.partsCount,
 	}
+	if o.checksum.Algorithm != "" {
+		cs := o.checksum
+		info.Checksum = &cs
+	}
+	return info
 }
 
 func (p *partRec) encode() []byte {
@@ -178,7 +299,11 @@ func (p *partRec) encode() []byte {
 	b = binary.AppendVarint(b, p.size)
 	b = binary.AppendVarint(b, p.mtime)
 	b = appendString(b, p.etag)
-	return appendString(b, p.file)
+	b = appendString(b, p.file)
+	if p.checksum != "" {
+		b = appendExt(b, extChecksum, appendString(nil, p.checksum))
+	}
+	return b
 }
 
 func decodePart(v []byte) (partRec, error) {
@@ -189,14 +314,25 @@ func decodePart(v []byte) (partRec, error) {
 	p.mtime = r.varint()
 	p.etag = r.str()
 	p.file = r.str()
+	r.exts(func(tag byte, e *reader) {
+		if tag == extChecksum {
+			p.checksum = e.str()
+		}
+	})
 	if r.err != nil {
 		return partRec{}, r.err
 	}
 	return p, nil
 }
 
-func (p *partRec) info(n int) storage.PartInfo {
-	return storage.PartInfo{PartNumber: n, Size: p.size, ETag: p.etag, LastModified: time.Unix(0, p.mtime).UTC()}
+// info describes the part; up is its upload, whose algorithm the part's
+// checksum is in.
+func (p *partRec) info(n int, up *uploadRec) storage.PartInfo {
+	pi := storage.PartInfo{PartNumber: n, Size: p.size, ETag: p.etag, LastModified: time.Unix(0, p.mtime).UTC()}
+	if p.checksum != "" && up != nil && up.checksumAlgo != "" {
+		pi.Checksum = &storage.Checksum{Algorithm: up.checksumAlgo, Type: up.checksumType, Value: p.checksum}
+	}
+	return pi
 }
 
 func (u *uploadRec) encode() []byte {
@@ -209,7 +345,14 @@ func (u *uploadRec) encode() []byte {
 	} else {
 		b = append(b, 0)
 	}
-	return appendMeta(b, u.meta)
+	b = appendMeta(b, u.meta)
+	if u.checksumAlgo != "" {
+		var p []byte
+		p = appendString(p, u.checksumAlgo)
+		p = appendString(p, u.checksumType)
+		b = appendExt(b, extChecksum, p)
+	}
+	return b
 }
 
 func decodeUpload(v []byte) (uploadRec, error) {
@@ -227,6 +370,12 @@ func decodeUpload(v []byte) (uploadRec, error) {
 		}
 	}
 	u.meta = r.meta()
+	r.exts(func(tag byte, e *reader) {
+		if tag == extChecksum {
+			u.checksumAlgo = e.str()
+			u.checksumType = e.str()
+		}
+	})
 	if r.err != nil {
 		return uploadRec{}, r.err
 	}
