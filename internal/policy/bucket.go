@@ -826,3 +826,67 @@ func (p *BucketPolicy) Evaluate(req Request, ctx BucketContext, ownerOrg string)
 	}
 	return BucketDecision{Reason: reasonBucketSilent}
 }
+
+// IsPublic reports whether the policy grants access to anyone: an Allow
+// statement whose principal is "*" and whose conditions do not pin the
+// caller down to an org (cw:PrincipalOrgID), a principal name
+// (aws:username) or a fixed set of addresses (IpAddress without a
+// catch-all range). It is what S3's GetBucketPolicyStatus reports and
+// what Block Public Access's BlockPublicPolicy refuses, after AWS's
+// definition of a public bucket policy.
+func (p *BucketPolicy) IsPublic() bool {
+	if p == nil {
+		return false
+	}
+	for i := range p.stmts {
+		st := &p.stmts[i]
+		if st.effect != Allow || !st.anyPrincipal() || st.restrictsCaller() {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func (st *bucketStmt) anyPrincipal() bool {
+	for _, pr := range st.principals {
+		if pr.kind == bpAny {
+			return true
+		}
+	}
+	return false
+}
+
+// restrictsCaller reports a condition that makes a "*" principal
+// non-public.
+func (st *bucketStmt) restrictsCaller() bool {
+	for _, c := range st.conditions {
+		switch {
+		case (c.key == KeyPrincipalOrgID || c.key == KeyUsername) && c.op == OpStringEquals:
+			return true
+		case (c.key == KeyPrincipalOrgID || c.key == KeyUsername) && c.op == OpStringLike && !anyWildcard(c.values):
+			return true
+		case c.key == KeySourceIP && c.op == OpIPAddress && !anyCatchAll(c.prefixes):
+			return true
+		}
+	}
+	return false
+}
+
+func anyWildcard(vs []string) bool {
+	for _, v := range vs {
+		if strings.ContainsAny(v, "*?") {
+			return true
+		}
+	}
+	return false
+}
+
+func anyCatchAll(ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -200,3 +200,36 @@ func TestBucketPolicyEvaluation(t *testing.T) {
 		t.Fatalf("nil policy: %+v", d)
 	}
 }
+
+func TestBucketPolicyIsPublic(t *testing.T) {
+	wrap := func(stmt string) string { return `{"Version":"2012-10-17","Statement":[` + stmt + `]}` }
+	const res = `"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"`
+	cases := []struct {
+		name, stmt string
+		public     bool
+	}{
+		{"anyone", `{"Effect":"Allow","Principal":"*",` + res + `}`, true},
+		{"anyone in AWS form", `{"Effect":"Allow","Principal":{"AWS":"*"},` + res + `}`, true},
+		{"deny anyone", `{"Effect":"Deny","Principal":"*",` + res + `}`, false},
+		{"another org", `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::s3tenant1:root"},` + res + `}`, false},
+		{"a role of the owner", `{"Effect":"Allow","Principal":{"AWS":"role/reader"},` + res + `}`, false},
+		{"anyone of one org", `{"Effect":"Allow","Principal":"*",` + res + `,"Condition":{"StringEquals":{"cw:PrincipalOrgID":"org-b"}}}`, false},
+		{"anyone of orgs like", `{"Effect":"Allow","Principal":"*",` + res + `,"Condition":{"StringLike":{"cw:PrincipalOrgID":"org-*"}}}`, true},
+		{"anyone but one org", `{"Effect":"Allow","Principal":"*",` + res + `,"Condition":{"StringNotEquals":{"cw:PrincipalOrgID":"org-b"}}}`, true},
+		{"anyone from a network", `{"Effect":"Allow","Principal":"*",` + res + `,"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/32"}}}`, false},
+		{"anyone from anywhere", `{"Effect":"Allow","Principal":"*",` + res + `,"Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","0.0.0.0/0"]}}}`, true},
+		{"anyone over TLS", `{"Effect":"Allow","Principal":"*",` + res + `,"Condition":{"Bool":{"aws:SecureTransport":true}}}`, true},
+		{"one public statement of two", `{"Effect":"Allow","Principal":{"AWS":"role/r"},` + res + `},{"Effect":"Allow","Principal":"*",` + res + `}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := mustBucketPolicy(t, wrap(tc.stmt), "b").IsPublic(); got != tc.public {
+				t.Errorf("IsPublic = %v, want %v", got, tc.public)
+			}
+		})
+	}
+	var none *BucketPolicy
+	if none.IsPublic() {
+		t.Error("no policy is public")
+	}
+}

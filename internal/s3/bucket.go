@@ -75,10 +75,25 @@ func (rq *request) createBucket() error {
 		return newError("IllegalLocationConstraintException", http.StatusBadRequest,
 			"The "+cfg.LocationConstraint+" location constraint is incompatible with the region "+rq.s.region+" this endpoint serves.")
 	}
-	rec := BucketRecord{Name: rq.bucket, OrgID: rq.ident.OrgID, CreatedBy: rq.ident.PrincipalName, Created: rq.s.now().UTC()}
+	if err := checkBucketACL(rq.r.Header); err != nil {
+		return err
+	}
+	if err := checkObjectOwnership(rq.r.Header); err != nil {
+		return err
+	}
+	pab := defaultPublicAccessBlock
+	rec := BucketRecord{Name: rq.bucket, OrgID: rq.ident.OrgID, CreatedBy: rq.ident.PrincipalName, Created: rq.s.now().UTC(), PublicAccessBlock: &pab}
 	if err := rq.s.buckets.Create(rq.ctx, rec); err != nil {
 		if errors.Is(err, ErrBucketExists) {
 			if existing, _, oerr := rq.s.buckets.Owner(rq.ctx, rq.bucket); oerr == nil && existing.OrgID == rq.ident.OrgID {
+				if rq.s.region == "us-east-1" {
+					// S3's legacy us-east-1 answer to recreating your own
+					// bucket: success, and nothing changes.
+					rq.w.Header().Set("Location", "/"+rq.bucket)
+					rq.w.Header().Set("Content-Length", "0")
+					rq.w.WriteHeader(http.StatusOK)
+					return nil
+				}
 				return newError("BucketAlreadyOwnedByYou", http.StatusConflict,
 					"Your previous request to create the named bucket succeeded and you already own it.")
 			}
@@ -181,6 +196,9 @@ func (rq *request) putBucketPolicy() error {
 		if err := rq.s.validate(rq.bucket, doc); err != nil {
 			return newError("MalformedPolicy", http.StatusBadRequest, err.Error())
 		}
+	}
+	if err := rq.refusePublicPolicy(doc); err != nil {
+		return err
 	}
 	if err := rq.s.buckets.SetPolicy(rq.ctx, rq.bucket, doc); err != nil {
 		return fmt.Errorf("store policy of %q: %w", rq.bucket, err)

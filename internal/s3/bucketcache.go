@@ -118,3 +118,14 @@ func (c *BucketCache) DeletePolicy(ctx context.Context, bucket string) error {
 	defer c.Invalidate(bucket)
 	return c.inner.DeletePolicy(ctx, bucket)
 }
+
+// SetPublicAccessBlock stores the configuration when the wrapped store
+// keeps them (PublicAccessBlockStore) and invalidates the cached record.
+func (c *BucketCache) SetPublicAccessBlock(ctx context.Context, bucket string, pab *PublicAccessBlock) error {
+	ps, ok := c.inner.(PublicAccessBlockStore)
+	if !ok {
+		return ErrPublicAccessBlockUnsupported
+	}
+	defer c.Invalidate(bucket)
+	return ps.SetPublicAccessBlock(ctx, bucket, pab)
+}

@@ -124,7 +124,8 @@ func (rq *request) listObjectsV2() error {
 		CommonPrefixes: prefixes(p, res.CommonPrefixes),
 	}
 	if hasToken {
-		out.ContinuationToken = token[0]
+		// Echoed even when empty, as S3 does.
+		out.ContinuationToken = &token[0]
 	}
 	if res.Truncated {
 		out.NextContinuationToken = encodeToken(res.NextStartAfter)
@@ -145,8 +146,11 @@ func (rq *request) listObjectsV1() error {
 	if err != nil {
 		return err
 	}
+	// V1 answers the Prefix as given even with encoding-type=url: S3 does,
+	// and SDKs decode only Delimiter, Marker, NextMarker and the keys and
+	// common prefixes of a V1 listing.
 	out := listBucketResultV1{
-		Name: rq.bucket, Prefix: p.enc(p.prefix), Marker: p.enc(marker), MaxKeys: p.maxKeys,
+		Name: rq.bucket, Prefix: p.prefix, Marker: p.enc(marker), MaxKeys: p.maxKeys,
 		Delimiter: p.enc(p.delimiter), IsTruncated: res.Truncated,
 		Contents:       rq.contents(p, res.Objects, true),
 		CommonPrefixes: prefixes(p, res.CommonPrefixes),

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,8 +12,15 @@ import (
 )
 
 func (rq *request) createMultipartUpload() error {
-	opts, err := putOptions(rq.r.Header)
+	h := rq.r.Header
+	opts, err := putOptions(h)
 	if err != nil {
+		return err
+	}
+	if err := checkObjectACL(h); err != nil {
+		return err
+	}
+	if opts.Checksum, err = uploadChecksum(h); err != nil {
 		return err
 	}
 	if err := rq.drainBody(0); err != nil {
@@ -21,6 +29,10 @@ func (rq *request) createMultipartUpload() error {
 	up, err := rq.s.backend.CreateMultipartUpload(rq.ctx, rq.bucket, rq.key, opts)
 	if err != nil {
 		return fmt.Errorf("create multipart upload: %w", err)
+	}
+	if cs := opts.Checksum; cs != nil {
+		setAmzHeader(rq.w.Header(), "x-amz-checksum-algorithm", cs.Algorithm)
+		setAmzHeader(rq.w.Header(), "x-amz-checksum-type", cs.Type)
 	}
 	return rq.writeXML(initiateMultipartUploadResult{Bucket: rq.bucket, Key: rq.key, UploadID: up.UploadID})
 }
@@ -55,6 +67,9 @@ func (rq *request) uploadPart() error {
 		return fmt.Errorf("upload part %d: %w", n, err)
 	}
 	rq.echoChecksums()
+	if part.Checksum != nil && part.Checksum.Value != "" {
+		setAmzHeader(rq.w.Header(), checksumHeader(part.Checksum.Algorithm), part.Checksum.Value)
+	}
 	rq.w.Header().Set("ETag", quoteETag(part.ETag))
 	rq.w.Header().Set("Content-Length", "0")
 	rq.w.WriteHeader(http.StatusOK)
@@ -115,11 +130,32 @@ func (rq *request) uploadPartCopy() error {
 	if err != nil {
 		return fmt.Errorf("upload part copy %d: %w", n, err)
 	}
-	return rq.writeXML(copyPartResult{LastModified: isoTime(part.LastModified), ETag: quoteETag(part.ETag)})
+	return rq.writeXML(copyPartResult{LastModified: isoTime(part.LastModified), ETag: quoteETag(part.ETag), checksumXML: partChecksumElems(part.Checksum)})
 }
 
 func (rq *request) completeMultipartUpload() error {
 	id := rq.query.Get("uploadId")
+	h := rq.r.Header
+	var copts storage.CompleteOptions
+	if v := strings.TrimSpace(h.Get("If-None-Match")); v != "" {
+		if v != "*" {
+			v = unquoteETag(v)
+		}
+		copts.IfNoneMatch = v
+	}
+	if v := strings.TrimSpace(h.Get("If-Match")); v != "" {
+		if v != "*" {
+			v = unquoteETag(v)
+		}
+		copts.IfMatch = v
+	}
+	if strings.Contains(copts.IfMatch+copts.IfNoneMatch, ",") {
+		return errNotImplemented("A conditional write names one ETag (or *) in If-Match and If-None-Match.")
+	}
+	var err error
+	if copts.Checksum, err = objectChecksum(h); err != nil {
+		return err
+	}
 	var doc completeMultipartUpload
 	if _, err := rq.readXMLBody(&doc, MaxXMLBodySize, false); err != nil {
 		return err
@@ -135,18 +171,44 @@ func (rq *request) completeMultipartUpload() error {
 		if p.PartNumber < 1 || p.PartNumber > storage.MaxParts {
 			return errInvalidArgument("Part number must be an integer between 1 and " + strconv.Itoa(storage.MaxParts) + ", inclusive")
 		}
-		if i > 0 && p.PartNumber <= doc.Parts[i-1].PartNumber {
+		// A part number may repeat (a part sent again); never go back.
+		if i > 0 && p.PartNumber < doc.Parts[i-1].PartNumber {
 			return toAPIError(storage.ErrInvalidPartOrder)
 		}
-		parts[i] = storage.CompletePart{PartNumber: p.PartNumber, ETag: unquoteETag(p.ETag)}
+		cs, err := p.partChecksumXML.value()
+		if err != nil {
+			return err
+		}
+		parts[i] = storage.CompletePart{PartNumber: p.PartNumber, ETag: unquoteETag(p.ETag), Checksum: cs}
 	}
-	info, err := rq.s.backend.CompleteMultipartUpload(rq.ctx, rq.bucket, rq.key, id, parts)
+	var info storage.ObjectInfo
+	if mc, ok := rq.s.backend.(storage.MultipartCompleter); ok {
+		info, err = mc.CompleteMultipartUploadWith(rq.ctx, rq.bucket, rq.key, id, parts, copts)
+	} else {
+		if copts.IfMatch != "" || copts.IfNoneMatch != "" || copts.Checksum != nil {
+			return errNotImplemented("This storage backend cannot complete a multipart upload with conditions or an object checksum.")
+		}
+		info, err = rq.s.backend.CompleteMultipartUpload(rq.ctx, rq.bucket, rq.key, id, parts)
+	}
 	if err != nil {
+		if errors.Is(err, storage.ErrObjectNotFound) && copts.IfMatch != "" {
+			return wrapErr(errNoSuchKey, err)
+		}
 		return fmt.Errorf("complete multipart upload: %w", err)
 	}
 	return rq.writeXML(completeMultipartUploadResult{
 		Location: rq.objectURL(), Bucket: rq.bucket, Key: rq.key, ETag: quoteETag(info.ETag),
+		checksumXML: checksumElems(info.Checksum),
 	})
+}
+
+// partChecksumElems is a part's checksum element (no type).
+func partChecksumElems(cs *storage.Checksum) checksumXML {
+	var c checksumXML
+	if cs != nil && cs.Value != "" {
+		c.set(cs.Algorithm, "", cs.Value)
+	}
+	return c
 }
 
 // objectURL is the object's URL on this listener, in the addressing style
@@ -195,7 +257,11 @@ func (rq *request) listParts() error {
 		StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: maxParts, IsTruncated: truncated,
 	}
 	for _, p := range parts {
-		out.Parts = append(out.Parts, partElem{PartNumber: p.PartNumber, LastModified: isoTime(p.LastModified), ETag: quoteETag(p.ETag), Size: p.Size})
+		out.Parts = append(out.Parts, partElem{PartNumber: p.PartNumber, LastModified: isoTime(p.LastModified), ETag: quoteETag(p.ETag), Size: p.Size,
+			checksumXML: partChecksumElems(p.Checksum)})
+		if p.Checksum != nil && out.ChecksumAlgorithm == "" {
+			out.ChecksumAlgorithm, out.ChecksumType = p.Checksum.Algorithm, p.Checksum.Type
+		}
 	}
 	if len(parts) > 0 {
 		out.NextPartNumberMarker = parts[len(parts)-1].PartNumber

@@ -59,7 +59,7 @@ func putOptions(h http.Header) (storage.PutOptions, error) {
 	for _, k := range storedHeaders {
 		v := h.Get(k)
 		if k == "Content-Encoding" {
-			v = stripAWSChunked(v)
+			v = stripAWSChunked(strings.Join(h.Values(k), ", "))
 		}
 		if v != "" {
 			md[k] = v
@@ -72,7 +72,8 @@ func putOptions(h http.Header) (storage.PutOptions, error) {
 }
 
 // stripAWSChunked removes the aws-chunked transfer coding, which describes
-// the upload, not the object.
+// the upload, not the object; the other codings are kept in order, joined
+// as HTTP lists are (", ").
 func stripAWSChunked(v string) string {
 	if v == "" {
 		return v
@@ -85,7 +86,7 @@ func stripAWSChunked(v string) string {
 			out = append(out, p)
 		}
 	}
-	return strings.Join(out, ",")
+	return strings.Join(out, ", ")
 }
 
 // payload returns the verified body and its decoded length (-1 when the
@@ -145,19 +146,25 @@ func (rq *request) echoChecksums() {
 
 func (rq *request) putObject() error {
 	h := rq.r.Header
-	if h.Get("If-Match") != "" {
-		return errNotImplemented("Conditional PUT with If-Match is not implemented by s3fed; If-None-Match: * is.")
-	}
 	opts, err := putOptions(h)
 	if err != nil {
 		return err
 	}
-	switch inm := h.Get("If-None-Match"); inm {
-	case "":
-	case "*":
-		opts.IfNoneMatch = true
-	default:
-		return errNotImplemented("PUT supports only If-None-Match: *.")
+	if err := checkObjectACL(h); err != nil {
+		return err
+	}
+	if err := writeConditions(h, &opts); err != nil {
+		return err
+	}
+	if opts.Checksum, err = requestChecksum(h); err != nil {
+		return err
+	}
+	if opts.IfMatch != "" || opts.IfNoneMatchETag != "" {
+		// Decided again atomically by the backend; asking first answers a
+		// failed condition before the body is streamed.
+		if err := rq.preCheckConditions(opts.IfMatch, opts.IfNoneMatchETag); err != nil {
+			return err
+		}
 	}
 	body, size, err := rq.payload(MaxObjectSize)
 	if err != nil {
@@ -169,9 +176,60 @@ func (rq *request) putObject() error {
 		return fmt.Errorf("put object: %w", err)
 	}
 	rq.echoChecksums()
+	setChecksumHeaders(rq.w.Header(), info.Checksum)
 	rq.w.Header().Set("ETag", quoteETag(info.ETag))
 	rq.w.Header().Set("Content-Length", "0")
 	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// writeConditions reads a PUT's If-Match and If-None-Match (S3's
+// conditional writes): If-None-Match "*" or an ETag, If-Match "*" or an
+// ETag. A list of several ETags is NotImplemented, as on S3.
+func writeConditions(h http.Header, opts *storage.PutOptions) error {
+	if v := strings.TrimSpace(h.Get("If-None-Match")); v != "" {
+		if strings.Contains(v, ",") {
+			return errNotImplemented("A conditional write names one ETag (or *) in If-None-Match.")
+		}
+		if v == "*" {
+			opts.IfNoneMatch = true
+		} else {
+			opts.IfNoneMatchETag = unquoteETag(v)
+		}
+	}
+	if v := strings.TrimSpace(h.Get("If-Match")); v != "" {
+		if strings.Contains(v, ",") {
+			return errNotImplemented("A conditional write names one ETag (or *) in If-Match.")
+		}
+		if v != "*" {
+			v = unquoteETag(v)
+		}
+		opts.IfMatch = v
+	}
+	return nil
+}
+
+// preCheckConditions answers If-Match / If-None-Match ETag conditions of a
+// write from the current object: NoSuchKey when If-Match finds none,
+// PreconditionFailed when an ETag condition fails. The backend decides them
+// again in its commit.
+func (rq *request) preCheckConditions(ifMatch, ifNoneMatchETag string) error {
+	cur, err := rq.s.backend.HeadObject(rq.ctx, rq.bucket, rq.key)
+	if errors.Is(err, storage.ErrObjectNotFound) {
+		if ifMatch != "" {
+			return wrapErr(errNoSuchKey, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("head object for a conditional write: %w", err)
+	}
+	if ifMatch != "" && ifMatch != "*" && !strings.EqualFold(ifMatch, cur.ETag) {
+		return errPrecondition
+	}
+	if ifNoneMatchETag != "" && strings.EqualFold(ifNoneMatchETag, cur.ETag) {
+		return errPrecondition
+	}
 	return nil
 }
 
@@ -185,10 +243,10 @@ func (rq *request) getObject() error {
 		return err
 	}
 	rangeHdr := r.Header.Get("Range")
-	// partNumber: s3fed does not keep part boundaries after completion, so
-	// every object is one part; part 1 is the whole object (206, as S3
-	// answers part reads) and a client reading by parts is done after it.
-	partRead := false
+	// partNumber reads one part of a multipart object by its boundaries
+	// (parallel downloaders do this); an object not made by multipart
+	// upload is its own part 1.
+	partNum := 0
 	if pn, ok := rq.query["partNumber"]; ok {
 		n, err := strconv.Atoi(pn[0])
 		switch {
@@ -196,19 +254,42 @@ func (rq *request) getObject() error {
 			return errInvalidArgument("Part number must be an integer between 1 and " + strconv.Itoa(storage.MaxParts) + ", inclusive")
 		case rangeHdr != "":
 			return errInvalidRequest("Cannot specify both Range header and partNumber query parameter")
-		case n != 1:
-			return newError("InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable")
 		}
-		partRead = true
-		rangeHdr = "bytes=0-"
+		partNum = n
 	}
 	var (
-		info storage.ObjectInfo
-		rc   io.ReadCloser
+		info  storage.ObjectInfo
+		rc    io.ReadCloser
+		rng   *storage.Range
+		part  *storage.ObjectPart
+		parts int
 	)
-	if head || rangeHdr != "" {
+	switch {
+	case partNum > 0:
+		var all []storage.ObjectPart
+		if pl, ok := rq.s.backend.(storage.ObjectPartLister); ok {
+			info, all, err = pl.ObjectParts(rq.ctx, rq.bucket, rq.key)
+		} else {
+			info, err = rq.s.backend.HeadObject(rq.ctx, rq.bucket, rq.key)
+		}
+		if err != nil {
+			return fmt.Errorf("get object: %w", err)
+		}
+		parts = len(all)
+		if partNum > max(parts, 1) {
+			return newError("InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable")
+		}
+		if parts > 0 {
+			part = &all[partNum-1]
+			if part.Size > 0 {
+				rng = &storage.Range{Start: part.Offset, Length: part.Size}
+			}
+		} else if info.Size > 0 {
+			rng = &storage.Range{Start: 0, Length: info.Size}
+		}
+	case head || rangeHdr != "":
 		info, err = rq.s.backend.HeadObject(rq.ctx, rq.bucket, rq.key)
-	} else {
+	default:
 		info, rc, err = rq.s.backend.GetObject(rq.ctx, rq.bucket, rq.key, nil)
 	}
 	if err != nil {
@@ -228,19 +309,17 @@ func (rq *request) getObject() error {
 		}
 		return errPrecondition
 	}
-	var rng *storage.Range
 	if rangeHdr != "" {
 		var ok bool
 		rng, ok = parseRange(rangeHdr, info.Size)
-		if partRead && info.Size == 0 {
-			rng, ok = nil, true // an empty object is its own empty part 1
-		}
 		if !ok {
 			rq.w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 			return errInvalidRange
 		}
 	}
-	if !head && rc == nil {
+	// A part (or single-part object) of no bytes has nothing to read.
+	noBody := head || (partNum > 0 && rng == nil)
+	if !noBody && rc == nil {
 		var info2 storage.ObjectInfo
 		info2, rc, err = rq.s.backend.GetObject(rq.ctx, rq.bucket, rq.key, rng)
 		if err != nil {
@@ -248,7 +327,7 @@ func (rq *request) getObject() error {
 		}
 		if info2.ETag != info.ETag {
 			// Replaced between the two reads: decide again on what is served.
-			if evalConditions(r.Header, info2) != 0 {
+			if evalConditions(r.Header, info2) != 0 || partNum > 0 {
 				return errPrecondition
 			}
 			if rng != nil && rng.Start+rng.Length > info2.Size {
@@ -259,6 +338,15 @@ func (rq *request) getObject() error {
 	}
 	hd := rq.w.Header()
 	objectHeaders(hd, info)
+	if checksumMode(r.Header) {
+		switch {
+		case part != nil && part.Checksum != "" && info.Checksum != nil:
+			setChecksumHeaders(hd, &storage.Checksum{Algorithm: info.Checksum.Algorithm, Type: info.Checksum.Type, Value: part.Checksum})
+		case rangeHdr == "" && part == nil:
+			// The whole object (or part 1 of a single-part one): its checksum.
+			setChecksumHeaders(hd, info.Checksum)
+		}
+	}
 	for k, v := range overrides {
 		hd.Set(k, v)
 	}
@@ -268,13 +356,15 @@ func (rq *request) getObject() error {
 		status = http.StatusPartialContent
 		length = rng.Length
 		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Start, rng.Start+rng.Length-1, info.Size))
+	} else if partNum > 0 {
+		length = 0 // an empty part: nothing to range over
 	}
-	if partRead {
-		setAmzHeader(hd, "x-amz-mp-parts-count", "1")
+	if partNum > 0 {
+		setAmzHeader(hd, "x-amz-mp-parts-count", strconv.Itoa(max(parts, 1)))
 	}
 	hd.Set("Content-Length", strconv.FormatInt(length, 10))
 	rq.w.WriteHeader(status)
-	if head {
+	if noBody {
 		return nil
 	}
 	if _, err := io.Copy(rq.w, rc); err != nil {
@@ -731,6 +821,17 @@ func (rq *request) copyObject() error {
 	if err := checkWriteHeaders(h); err != nil {
 		return err
 	}
+	if err := checkObjectACL(h); err != nil {
+		return err
+	}
+	var checksum *storage.Checksum
+	if v := h.Get("X-Amz-Checksum-Algorithm"); v != "" {
+		algo := storage.ChecksumAlgorithm(v)
+		if algo == "" {
+			return errInvalidRequest("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		}
+		checksum = &storage.Checksum{Algorithm: algo, Type: storage.ChecksumTypeFullObject}
+	}
 	directive := strings.ToUpper(h.Get("x-amz-metadata-directive"))
 	switch directive {
 	case "", "COPY", "REPLACE":
@@ -753,16 +854,28 @@ func (rq *request) copyObject() error {
 		}
 	}
 	var opts *storage.PutOptions
-	if directive == "REPLACE" {
+	switch {
+	case directive == "REPLACE":
 		o, err := putOptions(h)
 		if err != nil {
 			return err
 		}
 		opts = &o
+	case checksum != nil:
+		// COPY with another checksum algorithm: the source's metadata,
+		// passed on explicitly.
+		src, err := rq.s.backend.HeadObject(rq.ctx, srcBucket, srcKey)
+		if err != nil {
+			return fmt.Errorf("head copy source: %w", err)
+		}
+		opts = &storage.PutOptions{ContentType: src.ContentType, Metadata: src.Metadata, Size: -1}
+	}
+	if opts != nil && checksum != nil {
+		opts.Checksum = checksum
 	}
 	info, err := rq.s.backend.CopyObject(rq.ctx, srcBucket, srcKey, rq.bucket, rq.key, opts)
 	if err != nil {
 		return fmt.Errorf("copy object: %w", err)
 	}
-	return rq.writeXML(copyObjectResult{LastModified: isoTime(info.LastModified), ETag: quoteETag(info.ETag)})
+	return rq.writeXML(copyObjectResult{LastModified: isoTime(info.LastModified), ETag: quoteETag(info.ETag), checksumXML: checksumElems(info.Checksum)})
 }

@@ -39,17 +39,26 @@ const (
 	actGetBucketPolicy            = "s3:GetBucketPolicy"
 	actPutBucketPolicy            = "s3:PutBucketPolicy"
 	actDeleteBucketPolicy         = "s3:DeleteBucketPolicy"
+	actPutBucketAcl               = "s3:PutBucketAcl"
+	actPutObjectAcl               = "s3:PutObjectAcl"
+	actPutObjectVersionAcl        = "s3:PutObjectVersionAcl"
+	actGetObjectAttributes        = "s3:GetObjectAttributes"
+	actGetObjectVersionAttributes = "s3:GetObjectVersionAttributes"
+	actGetBucketPublicAccessBlock = "s3:GetBucketPublicAccessBlock"
+	// DeletePublicAccessBlock is authorised as IAM does, with the Put action.
+	actPutBucketPublicAccessBlock = "s3:PutBucketPublicAccessBlock"
+	actGetBucketPolicyStatus      = "s3:GetBucketPolicyStatus"
 )
 
 // unsupportedSubresources are S3 subresources s3fed does not implement; a
 // request naming one answers NotImplemented instead of silently acting as
 // the plain operation (GET ?tagging must not return the object).
 var unsupportedSubresources = map[string]bool{
-	"accelerate": true, "analytics": true, "attributes": true, "cors": true, "encryption": true,
+	"accelerate": true, "analytics": true, "cors": true, "encryption": true,
 	"intelligent-tiering": true, "inventory": true, "legal-hold": true, "lifecycle": true,
 	"logging": true, "metrics": true, "notification": true, "object-lock": true,
-	"ownershipControls": true, "policyStatus": true, "publicAccessBlock": true,
-	"replication": true, "requestPayment": true, "restore": true, "retention": true,
+	"ownershipControls": true,
+	"replication":       true, "requestPayment": true, "restore": true, "retention": true,
 	"select": true, "select-type": true, "tagging": true, "torrent": true,
 	"website": true, "renameObject": true, "session": true, "metadataTable": true,
 	"metadataConfiguration": true, "abac": true,
@@ -66,7 +75,8 @@ var knownParams = map[string]bool{
 	"upload-id-marker": true, "max-uploads": true, "max-parts": true,
 	"part-number-marker": true, "versionId": true, "x-id": true,
 	"allow-unordered": true, "max-buckets": true, "bucket-region": true,
-	"versions": true, "version-id-marker": true,
+	"versions": true, "version-id-marker": true, "attributes": true, "policyStatus": true,
+	"publicAccessBlock": true,
 }
 
 // identify maps method + subresources to an operation. bucket == "" is the
@@ -120,6 +130,10 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 				return op{name: "ListObjectVersions", action: actListBucketVersions, handler: (*request).listObjectVersions}, nil
 			case has("acl"):
 				return op{name: "GetBucketAcl", action: actGetBucketAcl, handler: (*request).getACL}, nil
+			case has("publicAccessBlock"):
+				return op{name: "GetPublicAccessBlock", action: actGetBucketPublicAccessBlock, handler: (*request).getPublicAccessBlock}, nil
+			case has("policyStatus"):
+				return op{name: "GetBucketPolicyStatus", action: actGetBucketPolicyStatus, handler: (*request).getBucketPolicyStatus}, nil
 			case has("uploads"):
 				return op{name: "ListMultipartUploads", action: actListBucketMultipartUploads, handler: (*request).listMultipartUploads}, nil
 			case has("list-type"):
@@ -140,19 +154,27 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 				// and s3fed keeps no versioning state to report it from.
 				return op{}, errNotImplemented("s3fed keeps no object versions: its buckets are unversioned (GetBucketVersioning shows no status) and versioning cannot be enabled or suspended.")
 			case has("acl"):
-				return op{}, errNotImplemented("Changing bucket ACLs is not implemented by s3fed; access is decided by policies.")
+				return op{name: "PutBucketAcl", action: actPutBucketAcl, handler: (*request).putACL}, nil
+			case has("publicAccessBlock"):
+				return op{name: "PutPublicAccessBlock", action: actPutBucketPublicAccessBlock, handler: (*request).putPublicAccessBlock}, nil
 			}
 			return op{name: "CreateBucket", action: actCreateBucket, handler: (*request).createBucket}, nil
 		case http.MethodDelete:
 			if has("policy") {
 				return op{name: "DeleteBucketPolicy", action: actDeleteBucketPolicy, handler: (*request).deleteBucketPolicy}, nil
 			}
+			if has("publicAccessBlock") {
+				return op{name: "DeletePublicAccessBlock", action: actPutBucketPublicAccessBlock, handler: (*request).deletePublicAccessBlock}, nil
+			}
 			return op{name: "DeleteBucket", action: actDeleteBucket, handler: (*request).deleteBucket}, nil
 		case http.MethodPost:
 			if has("delete") {
 				return op{name: "DeleteObjects", action: actDeleteObject, selfAuthz: true, handler: (*request).deleteObjects}, nil
 			}
-			return op{}, errNotImplemented("POST object (browser form upload) is not implemented by s3fed.")
+			if isMultipartForm(h) && len(q) == 0 {
+				return op{name: "PostObject", action: actPutObject, selfAuthz: true, handler: (*request).postObject}, nil
+			}
+			return op{}, errNotImplemented("This POST request on a bucket is not implemented by s3fed (a browser upload is multipart/form-data).")
 		}
 		return op{}, errMethodNotAllowed()
 	}
@@ -164,6 +186,8 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 				return op{name: "ListParts", action: actListMultipartUploadParts, handler: (*request).listParts}, nil
 			case has("acl"):
 				return op{name: "GetObjectAcl", action: pick(actGetObjectAcl, actGetObjectVersionAcl), handler: (*request).getACL}, nil
+			case has("attributes"):
+				return op{name: "GetObjectAttributes", action: pick(actGetObjectAttributes, actGetObjectVersionAttributes), handler: (*request).getObjectAttributes}, nil
 			}
 			return op{name: "GetObject", action: pick(actGetObject, actGetObjectVersion), handler: (*request).getObject}, nil
 		}
@@ -171,7 +195,7 @@ func identify(method, bucket, key string, q url.Values, h http.Header) (op, erro
 	case http.MethodPut:
 		switch {
 		case has("acl"):
-			return op{}, errNotImplemented("Changing object ACLs is not implemented by s3fed.")
+			return op{name: "PutObjectAcl", action: pick(actPutObjectAcl, actPutObjectVersionAcl), handler: (*request).putACL}, nil
 		case has("uploadId") || has("partNumber"):
 			if !has("uploadId") || !has("partNumber") {
 				return op{}, errInvalidRequest("UploadPart needs both uploadId and partNumber.")

@@ -116,6 +116,9 @@ type BucketRecord struct {
 	// CreatedBy is the principal name that created it.
 	CreatedBy string
 	Created   time.Time
+	// PublicAccessBlock is the bucket's Block Public Access configuration,
+	// nil when it has none.
+	PublicAccessBlock *PublicAccessBlock
 }
 
 // Sentinels a Buckets implementation returns (wrapped or not).
@@ -206,6 +209,10 @@ type Config struct {
 	// PolicyValidator checks a bucket policy before it is stored; an error
 	// answers MalformedPolicy with its message. nil only checks JSON syntax.
 	PolicyValidator func(bucket string, doc []byte) error
+	// PolicyIsPublic reports whether a (valid) bucket policy grants access
+	// to anyone, for GetBucketPolicyStatus and BlockPublicPolicy. nil
+	// treats every policy as not public.
+	PolicyIsPublic func(bucket string, doc []byte) bool
 	// Logger logs bugs (panics, internal errors); nil uses slog.Default.
 	Logger *slog.Logger
 	// SourceIP extracts the client address; nil uses r.RemoteAddr. Set it
@@ -239,6 +246,7 @@ type Server struct {
 	region    string
 	domain    string
 	validate  func(string, []byte) error
+	isPublic  func(string, []byte) bool
 	log       *slog.Logger
 	sourceIP  func(*http.Request) netip.Addr
 	now       func() time.Time
@@ -262,7 +270,7 @@ func New(cfg Config) (*Server, error) {
 		auth: cfg.Authenticator, authz: cfg.Authorizer, buckets: cfg.Buckets, backend: cfg.Backend,
 		accessLog: cfg.AccessLog, sts: cfg.STS, region: cfg.Region,
 		domain:   strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(cfg.Domain, "."), ".")),
-		validate: cfg.PolicyValidator, log: cfg.Logger, sourceIP: cfg.SourceIP, now: cfg.Now,
+		validate: cfg.PolicyValidator, isPublic: cfg.PolicyIsPublic, log: cfg.Logger, sourceIP: cfg.SourceIP, now: cfg.Now,
 		stall: cfg.BodyStallTimeout, stsBody: cfg.STSBodyTimeout,
 	}
 	if s.stall <= 0 {
@@ -414,6 +422,18 @@ func (rq *request) serve() error {
 		o, opErr = identify(r.Method, rq.bucket, rq.key, q, r.Header)
 		rq.ev.Action = o.action
 		rq.ev.Operation = o.name
+	}
+	if r.Method == http.MethodOptions {
+		return corsPreflight(r)
+	}
+	if opErr == nil && o.name == "PostObject" {
+		// A browser upload is authenticated by its signed POST policy, not
+		// by SigV4 on the request.
+		rq.body = &countingReader{r: r.Body}
+		if !validBucketName(rq.bucket) {
+			return newError("InvalidBucketName", http.StatusBadRequest, "The specified bucket is not valid.")
+		}
+		return o.handler(rq)
 	}
 	if sigv4.IsAnonymous(r) {
 		return errAccessDenied("Anonymous access is not allowed; sign the request with SigV4 credentials from s3fed.")

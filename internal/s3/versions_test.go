@@ -164,7 +164,7 @@ func TestListObjectVersions(t *testing.T) {
 		}
 
 		p = list("&encoding-type=url&prefix=e%20&key-marker=a")
-		if p.EncodingType != "url" || !slices.Equal(p.keys(), []string{"e+f"}) || p.Prefix != "e+" || str(p.KeyMarker) != "a" {
+		if p.EncodingType != "url" || !slices.Equal(p.keys(), []string{"e%20f"}) || p.Prefix != "e%20" || str(p.KeyMarker) != "a" {
 			t.Errorf("encoding-type=url %+v", p)
 		}
 		if p := list("&max-keys=0"); len(p.keys()) != 0 || p.IsTruncated || p.MaxKeys != 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -174,7 +173,7 @@ type listBucketResultV2 struct {
 	KeyCount              int            `xml:"KeyCount"`
 	IsTruncated           bool           `xml:"IsTruncated"`
 	EncodingType          string         `xml:"EncodingType,omitempty"`
-	ContinuationToken     string         `xml:"ContinuationToken,omitempty"`
+	ContinuationToken     *string        `xml:"ContinuationToken"`
 	NextContinuationToken string         `xml:"NextContinuationToken,omitempty"`
 	StartAfter            string         `xml:"StartAfter,omitempty"`
 	Contents              []objectElem   `xml:"Contents"`
@@ -226,12 +225,14 @@ type copyObjectResult struct {
 	XMLName      xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CopyObjectResult"`
 	LastModified string   `xml:"LastModified"`
 	ETag         string   `xml:"ETag"`
+	checksumXML
 }
 
 type copyPartResult struct {
 	XMLName      xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CopyPartResult"`
 	LastModified string   `xml:"LastModified"`
 	ETag         string   `xml:"ETag"`
+	checksumXML
 }
 
 type deleteRequest struct {
@@ -274,6 +275,7 @@ type completeMultipartUpload struct {
 	Parts   []struct {
 		PartNumber int    `xml:"PartNumber"`
 		ETag       string `xml:"ETag"`
+		partChecksumXML
 	} `xml:"Part"`
 }
 
@@ -283,6 +285,7 @@ type completeMultipartUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	checksumXML
 }
 
 type listPartsResult struct {
@@ -297,6 +300,8 @@ type listPartsResult struct {
 	NextPartNumberMarker int        `xml:"NextPartNumberMarker"`
 	MaxParts             int        `xml:"MaxParts"`
 	IsTruncated          bool       `xml:"IsTruncated"`
+	ChecksumAlgorithm    string     `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType         string     `xml:"ChecksumType,omitempty"`
 	Parts                []partElem `xml:"Part"`
 }
 
@@ -305,6 +310,7 @@ type partElem struct {
 	LastModified string `xml:"LastModified"`
 	ETag         string `xml:"ETag"`
 	Size         int64  `xml:"Size"`
+	checksumXML
 }
 
 type listMultipartUploadsResult struct {
@@ -332,10 +338,25 @@ type uploadElem struct {
 	Initiated    string   `xml:"Initiated"`
 }
 
-// s3URLEncode encodes a key for encoding-type=url answers: query escaping
-// (space as "+", which every SDK decodes) with "/" kept readable, as S3 does.
+// s3URLEncode encodes a key for encoding-type=url answers as S3 does:
+// every byte but the unreserved characters (RFC 3986: letters, digits,
+// "-", ".", "_", "~") and "/" becomes %XX, so a space is %20 and "+" is
+// %2B. SDKs decode it with a plain percent-decoder, which would keep a "+"
+// standing for a space as "+".
 func s3URLEncode(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
 
 // parseMaxInt parses a max-keys style parameter: absent means def, values

@@ -115,12 +115,40 @@ func (b bucketRecords) Owner(ctx context.Context, name string) (s3.BucketRecord,
 	if err != nil {
 		return s3.BucketRecord{}, nil, err
 	}
-	return s3.BucketRecord{Name: bk.Name, OrgID: bk.OrgID, CreatedBy: bk.CreatedBy, Created: bk.Created}, bk.Policy, nil
+	return bucketRecord(bk), bk.Policy, nil
+}
+
+func bucketRecord(bk store.Bucket) s3.BucketRecord {
+	rec := s3.BucketRecord{Name: bk.Name, OrgID: bk.OrgID, CreatedBy: bk.CreatedBy, Created: bk.Created}
+	if p := bk.PublicAccessBlock; p != nil {
+		rec.PublicAccessBlock = &s3.PublicAccessBlock{BlockPublicAcls: p.BlockPublicAcls, IgnorePublicAcls: p.IgnorePublicAcls,
+			BlockPublicPolicy: p.BlockPublicPolicy, RestrictPublicBuckets: p.RestrictPublicBuckets}
+	}
+	return rec
+}
+
+func storePAB(p *s3.PublicAccessBlock) *store.PublicAccessBlock {
+	if p == nil {
+		return nil
+	}
+	return &store.PublicAccessBlock{BlockPublicAcls: p.BlockPublicAcls, IgnorePublicAcls: p.IgnorePublicAcls,
+		BlockPublicPolicy: p.BlockPublicPolicy, RestrictPublicBuckets: p.RestrictPublicBuckets}
+}
+
+// SetPublicAccessBlock keeps a bucket's Block Public Access configuration
+// with its record (s3.PublicAccessBlockStore).
+func (b bucketRecords) SetPublicAccessBlock(ctx context.Context, name string, pab *s3.PublicAccessBlock) error {
+	err := b.st.Update(ctx, func(tx store.Tx) error { return tx.SetBucketPublicAccessBlock(ctx, name, storePAB(pab)) })
+	if errors.Is(err, store.ErrNotFound) {
+		return s3.ErrNoSuchBucket
+	}
+	return err
 }
 
 func (b bucketRecords) Create(ctx context.Context, rec s3.BucketRecord) error {
 	err := b.st.Update(ctx, func(tx store.Tx) error {
-		return tx.CreateBucket(ctx, store.Bucket{Name: rec.Name, OrgID: rec.OrgID, CreatedBy: rec.CreatedBy, Created: rec.Created})
+		return tx.CreateBucket(ctx, store.Bucket{Name: rec.Name, OrgID: rec.OrgID, CreatedBy: rec.CreatedBy, Created: rec.Created,
+			PublicAccessBlock: storePAB(rec.PublicAccessBlock)})
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return s3.ErrBucketExists
@@ -143,7 +171,7 @@ func (b bucketRecords) List(ctx context.Context, org string) ([]s3.BucketRecord,
 	}
 	out := make([]s3.BucketRecord, 0, len(bs))
 	for _, bk := range bs {
-		out = append(out, s3.BucketRecord{Name: bk.Name, OrgID: bk.OrgID, CreatedBy: bk.CreatedBy, Created: bk.Created})
+		out = append(out, bucketRecord(bk))
 	}
 	return out, nil
 }

@@ -100,5 +100,9 @@ func (s *Server) gateway(stsQuery http.Handler, aw *auditWriter) (http.Handler, 
 			_, err := policy.ParseBucketPolicy(doc, bucket)
 			return err
 		},
+		PolicyIsPublic: func(bucket string, doc []byte) bool {
+			bp, err := policy.ParseBucketPolicy(doc, bucket)
+			return err == nil && bp.IsPublic()
+		},
 	})
 }

@@ -146,6 +146,20 @@ type Bucket struct {
 	CreatedBy string    `json:"createdBy"`
 	Created   time.Time `json:"created"`
 	Policy    []byte    `json:"-"`
+	// PublicAccessBlock is the bucket's S3 Block Public Access
+	// configuration; nil when it has none (S3's
+	// NoSuchPublicAccessBlockConfiguration: nothing blocked).
+	PublicAccessBlock *PublicAccessBlock `json:"publicAccessBlock,omitempty"`
+}
+
+// PublicAccessBlock is S3's Block Public Access configuration of a bucket
+// (PutPublicAccessBlock). s3fed gives every new bucket all four on, as AWS
+// does since 2023; what each one blocks is the policy engine's business.
+type PublicAccessBlock struct {
+	BlockPublicAcls       bool `json:"blockPublicAcls"`
+	IgnorePublicAcls      bool `json:"ignorePublicAcls"`
+	BlockPublicPolicy     bool `json:"blockPublicPolicy"`
+	RestrictPublicBuckets bool `json:"restrictPublicBuckets"`
 }
 
 // Event is one audit record: an admin change, an exchange or an S3 request.
@@ -252,6 +266,9 @@ type Tx interface {
 	// SetBucketPolicy replaces a bucket's policy; nil or empty removes it
 	// (GetBucket then returns a nil Policy).
 	SetBucketPolicy(ctx context.Context, name string, policy []byte) error
+	// SetBucketPublicAccessBlock replaces a bucket's Block Public Access
+	// configuration; nil removes it.
+	SetBucketPublicAccessBlock(ctx context.Context, name string, pab *PublicAccessBlock) error
 	// AppendEvent adds an audit event; a zero Time is the current time.
 	AppendEvent(ctx context.Context, e Event) error
 }

@@ -142,11 +142,14 @@ type presignSpec struct {
 	method  string
 	target  string
 	expires int
-	creds   aws.Credentials
-	region  string
-	when    time.Time
-	headers map[string]string
-	body    []byte
+	// expiresRaw, when set, is sent as X-Amz-Expires instead of expires
+	// (values a well-behaved presigner never makes: "0", "-7").
+	expiresRaw string
+	creds      aws.Credentials
+	region     string
+	when       time.Time
+	headers    map[string]string
+	body       []byte
 }
 
 func (p presignSpec) build(t testing.TB) *http.Request {
@@ -175,6 +178,9 @@ func (p presignSpec) build(t testing.TB) *http.Request {
 	}
 	q := u.Query()
 	q.Set("X-Amz-Expires", strconv.Itoa(p.expires))
+	if p.expiresRaw != "" {
+		q.Set("X-Amz-Expires", p.expiresRaw)
+	}
 	u.RawQuery = q.Encode()
 	r, err := http.NewRequest(p.method, u.String(), nil)
 	if err != nil {

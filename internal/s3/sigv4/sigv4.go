@@ -198,6 +198,11 @@ type request struct {
 	token      string
 	hasToken   bool
 	checksumHd []checksumHeader
+	// objectChecksums is set for CompleteMultipartUpload (POST ?uploadId),
+	// whose x-amz-checksum-* headers carry the object's checksum (what the
+	// assembled object must have), not the request body's; the S3 handler
+	// checks them.
+	objectChecksums bool
 }
 
 // checksumHeader is an x-amz-checksum-* value header seen on the request.
@@ -308,6 +313,7 @@ func (v *Verifier) verify(r *http.Request) (*Result, *Error) {
 	}
 
 	// Headers: every x-amz-* header must be signed; collect the signed ones' values.
+	rq.objectChecksums = r.Method == http.MethodPost && hasParam(s.params, "uploadId")
 	if e := collectHeaders(s, &rq); e != nil {
 		return nil, e
 	}
@@ -474,21 +480,25 @@ func (v *Verifier) parseQueryAuth(rq *request, params []queryParam) *Error {
 		return newErr(CodeAuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"", nil)
 	}
 	rq.t, rq.amzDate = t, date
-	secs, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || !allDigits(exp) {
+	// AWS's order and answers: not a number, negative and longer than a
+	// week are 400 AuthorizationQueryParametersError; 0 is a URL that
+	// expired at its own X-Amz-Date (403 AccessDenied "Request has expired").
+	digits := strings.TrimPrefix(exp, "-")
+	secs, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || !allDigits(digits) {
 		return newErr(CodeAuthorizationQueryParametersError, "X-Amz-Expires should be a number", nil)
 	}
-	if secs < 1 {
-		return newErr(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be non-negative and at least 1 second", nil)
+	if digits != exp && secs != 0 {
+		return newErr(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be non-negative", nil)
 	}
 	if secs > MaxPresignExpires {
-		return newErr(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds) that is 604800", nil)
+		return newErr(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds", nil)
 	}
 	now := v.now()
 	if t.Sub(now) > v.maxSkew() {
 		return newErr(CodeAccessDenied, "Request is not valid yet: X-Amz-Date is in the future", nil)
 	}
-	if now.After(t.Add(time.Duration(secs) * time.Second)) {
+	if secs == 0 || now.After(t.Add(time.Duration(secs)*time.Second)) {
 		return newErr(CodeAccessDenied, "Request has expired", nil)
 	}
 	return nil
@@ -523,7 +533,9 @@ func collectHeaders(s *scratch, rq *request) *Error {
 				if len(vals) != 1 {
 					return newErr(CodeInvalidRequest, "the header "+strings.ToLower(k)+" must appear once", nil)
 				}
-				rq.checksumHd = append(rq.checksumHd, checksumHeader{algo: algo, name: strings.ToLower(k), value: vals[0]})
+				if !rq.objectChecksums {
+					rq.checksumHd = append(rq.checksumHd, checksumHeader{algo: algo, name: strings.ToLower(k), value: vals[0]})
+				}
 			}
 		}
 	}

@@ -102,6 +102,14 @@ func TestVerifyHeaderSigned(t *testing.T) {
 		{name: "malformed checksum header", spec: signSpec{method: "PUT", body: body, headers: map[string]string{"X-Amz-Checksum-Crc32": "AAAAAAAA"}}, code: CodeInvalidRequest},
 		{name: "unknown checksum algorithm", spec: signSpec{method: "PUT", body: body, headers: map[string]string{"X-Amz-Checksum-Foo": "AAAA"}}, code: CodeInvalidRequest},
 		{name: "two checksum headers", spec: signSpec{method: "PUT", body: body, headers: map[string]string{"X-Amz-Checksum-Crc32": b64(crcB), "X-Amz-Checksum-Sha1": "AAAA"}}, code: CodeInvalidRequest},
+		// CompleteMultipartUpload's checksum headers name the object's
+		// checksum (composite "VALUE-N", or one the handler checks), not the
+		// XML body's: the verifier leaves them to the handler.
+		{name: "complete multipart object checksum", spec: signSpec{method: "POST", target: "/bucket/key?uploadId=abc", body: body,
+			headers: map[string]string{"X-Amz-Checksum-Sha256": "Ok6Cs5b96ux6+MWQkJO7UBT5sKPBeXBLwvj/hK89smg=-1"}}, body: body},
+		{name: "complete multipart object checksum unsigned", spec: signSpec{method: "POST", target: "/bucket/key?uploadId=abc", body: body}, mutate: func(r *http.Request) {
+			r.Header.Set("X-Amz-Checksum-Sha256", "bad")
+		}, code: CodeAccessDenied},
 		{name: "host not signed", spec: signSpec{}, mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SignedHeaders=host;", "SignedHeaders=", 1))
 		}, code: CodeAuthorizationHeaderMalformed},
@@ -165,6 +173,10 @@ func TestVerifyPresigned(t *testing.T) {
 		{name: "max expires", spec: presignSpec{expires: MaxPresignExpires}, now: testNow.Add(6 * 24 * time.Hour)},
 		{name: "expired", spec: presignSpec{expires: 60}, now: testNow.Add(61 * time.Second), code: CodeAccessDenied},
 		{name: "expires too long", spec: presignSpec{expires: MaxPresignExpires + 1}, code: CodeAuthorizationQueryParametersError},
+		// AWS: X-Amz-Expires=0 has expired (403), a negative one is malformed (400).
+		{name: "expires zero", spec: presignSpec{expiresRaw: "0"}, code: CodeAccessDenied},
+		{name: "expires negative", spec: presignSpec{expiresRaw: "-7"}, code: CodeAuthorizationQueryParametersError},
+		{name: "expires not a number", spec: presignSpec{expiresRaw: "7s"}, code: CodeAuthorizationQueryParametersError},
 		{name: "not yet valid", spec: presignSpec{when: testNow.Add(time.Hour)}, code: CodeAccessDenied},
 		{name: "credential expired", spec: presignSpec{creds: creds(expiringAK)}, code: CodeExpiredToken},
 		{name: "credential revoked", spec: presignSpec{creds: creds("AKIDREVOKED")}, code: CodeInvalidAccessKeyID},

@@ -215,7 +215,7 @@ func TestMultipartWithoutChecksumKeepsBoundaries(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	_, ops, err := s.ObjectParts(ctx, "bkt", "k")
-	want := []storage.ObjectPart{{1, 0, 10, ""}, {2, 10, 8, ""}, {3, 18, 5, ""}}
+	want := []storage.ObjectPart{{PartNumber: 1, Offset: 0, Size: 10}, {PartNumber: 2, Offset: 10, Size: 8}, {PartNumber: 3, Offset: 18, Size: 5}}
 	if err != nil || len(ops) != 3 || ops[0] != want[0] || ops[1] != want[1] || ops[2] != want[2] {
 		t.Fatalf("ObjectParts %+v, %v; want %+v", ops, err, want)
 	}

@@ -141,8 +141,14 @@ func (s *DB) migrations() []string {
 		);
 		CREATE INDEX events_org ON events(org_id, id);`,
 		s.bytesMigration(),
+		publicAccessBlockMigration,
 	}
 }
+
+// publicAccessBlockMigration adds each bucket's Block Public Access
+// configuration as a bit set (pabBits): existing buckets get all four
+// settings on, as every new bucket does.
+const publicAccessBlockMigration = `ALTER TABLE buckets ADD COLUMN public_access_block BIGINT NOT NULL DEFAULT 31`
 
 // bytesMigration (migration 2) moves every string column to the Blob type
 // and the zero time from 0 to noTime: PostgreSQL text cannot hold NUL and
@@ -615,21 +621,63 @@ func (r reader) ListPolicies(ctx context.Context, orgID string) ([]store.Policy,
 
 // --- buckets ---
 
+// bucketColumns are the columns scanBucket reads, in order.
+const bucketColumns = `name, org_id, created_by, created, policy, public_access_block`
+
 func scanBucket(sc scanner) (store.Bucket, error) {
 	var name, org, by, pol []byte
-	var created int64
-	if err := sc.Scan(&name, &org, &by, &created, &pol); err != nil {
+	var created, pab int64
+	if err := sc.Scan(&name, &org, &by, &created, &pol, &pab); err != nil {
 		return store.Bucket{}, err
 	}
-	b := store.Bucket{Name: string(name), OrgID: string(org), CreatedBy: string(by), Created: fromTM(created)}
+	b := store.Bucket{Name: string(name), OrgID: string(org), CreatedBy: string(by), Created: fromTM(created),
+		PublicAccessBlock: pabFromBits(pab)}
 	if len(pol) > 0 {
 		b.Policy = pol
 	}
 	return b, nil
 }
 
+// A bucket's Block Public Access configuration is stored as bits: one per
+// setting, and pabConfigured when there is a configuration at all (0 is
+// none).
+const (
+	pabBlockPublicAcls = 1 << iota
+	pabIgnorePublicAcls
+	pabBlockPublicPolicy
+	pabRestrictPublicBuckets
+	pabConfigured
+)
+
+func pabBits(p *store.PublicAccessBlock) int64 {
+	if p == nil {
+		return 0
+	}
+	b := int64(pabConfigured)
+	for _, s := range []struct {
+		on  bool
+		bit int64
+	}{{p.BlockPublicAcls, pabBlockPublicAcls}, {p.IgnorePublicAcls, pabIgnorePublicAcls},
+		{p.BlockPublicPolicy, pabBlockPublicPolicy}, {p.RestrictPublicBuckets, pabRestrictPublicBuckets}} {
+		if s.on {
+			b |= s.bit
+		}
+	}
+	return b
+}
+
+func pabFromBits(b int64) *store.PublicAccessBlock {
+	if b&pabConfigured == 0 {
+		return nil
+	}
+	return &store.PublicAccessBlock{
+		BlockPublicAcls: b&pabBlockPublicAcls != 0, IgnorePublicAcls: b&pabIgnorePublicAcls != 0,
+		BlockPublicPolicy: b&pabBlockPublicPolicy != 0, RestrictPublicBuckets: b&pabRestrictPublicBuckets != 0,
+	}
+}
+
 func (r reader) GetBucket(ctx context.Context, name string) (store.Bucket, error) {
-	b, err := scanBucket(r.db.QueryRowContext(ctx, r.s.q(`SELECT name, org_id, created_by, created, policy FROM buckets WHERE name = ?`), bs(name)))
+	b, err := scanBucket(r.db.QueryRowContext(ctx, r.s.q(`SELECT `+bucketColumns+` FROM buckets WHERE name = ?`), bs(name)))
 	if err != nil {
 		return b, notFound("get bucket", err)
 	}
@@ -637,7 +685,7 @@ func (r reader) GetBucket(ctx context.Context, name string) (store.Bucket, error
 }
 
 func (r reader) ListBuckets(ctx context.Context, orgID string) ([]store.Bucket, error) {
-	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT name, org_id, created_by, created, policy FROM buckets WHERE org_id = ? ORDER BY name`), bs(orgID))
+	rows, err := r.db.QueryContext(ctx, r.s.q(`SELECT `+bucketColumns+` FROM buckets WHERE org_id = ? ORDER BY name`), bs(orgID))
 	if err != nil {
 		return nil, fmt.Errorf("list buckets: %w", err)
 	}
@@ -993,8 +1041,8 @@ func (t *txn) CreateBucket(ctx context.Context, b store.Bucket) error {
 	if err := check("create bucket: bucket", b); err != nil {
 		return err
 	}
-	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO buckets (name, org_id, created_by, created, policy) VALUES (?, ?, ?, ?, ?)`),
-		bs(b.Name), bs(b.OrgID), bs(b.CreatedBy), tm(b.Created), doc(b.Policy))
+	_, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO buckets (name, org_id, created_by, created, policy, public_access_block) VALUES (?, ?, ?, ?, ?, ?)`),
+		bs(b.Name), bs(b.OrgID), bs(b.CreatedBy), tm(b.Created), doc(b.Policy), pabBits(b.PublicAccessBlock))
 	return t.s.wrapInsert("create bucket", err)
 }
 
@@ -1009,6 +1057,11 @@ func (t *txn) SetBucketPolicy(ctx context.Context, name string, policy []byte) e
 	}
 	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE buckets SET policy = ? WHERE name = ?`), doc(policy), bs(name))
 	return mustAffect("set bucket policy", res, err)
+}
+
+func (t *txn) SetBucketPublicAccessBlock(ctx context.Context, name string, pab *store.PublicAccessBlock) error {
+	res, err := t.db.ExecContext(ctx, t.s.q(`UPDATE buckets SET public_access_block = ? WHERE name = ?`), pabBits(pab), bs(name))
+	return mustAffect("set bucket public access block", res, err)
 }
 
 func (t *txn) AppendEvent(ctx context.Context, e store.Event) error {

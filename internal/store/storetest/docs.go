@@ -113,7 +113,8 @@ func testBuckets(t *testing.T, s store.Store) {
 	orgA, orgB := hostile("org-a"), hostile("org-b")
 	b1 := store.Bucket{Name: "bk", OrgID: orgA, CreatedBy: long("saml/alice"), Created: t1971}
 	b2 := store.Bucket{Name: "bk\x00", OrgID: orgA, CreatedBy: hostile("saml/bob"), Created: t2200, Policy: doc("initial")}
-	b3 := store.Bucket{Name: hostile("a"), OrgID: orgA, Created: tIndia}
+	b3 := store.Bucket{Name: hostile("a"), OrgID: orgA, Created: tIndia,
+		PublicAccessBlock: &store.PublicAccessBlock{BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true}}
 	bB := store.Bucket{Name: "other", OrgID: orgB, CreatedBy: "", Created: t0}
 	update(t, s, func(tx store.Tx) error {
 		for _, b := range []store.Bucket{b1, b2, b3, bB} {
@@ -162,6 +163,27 @@ func testBuckets(t *testing.T, s store.Store) {
 		}
 	}
 	updateErr(t, s, "policy of a missing bucket", store.ErrNotFound, func(tx store.Tx) error { return tx.SetBucketPolicy(ctx, "nope", doc("x")) })
+
+	// Block Public Access: every combination is kept exactly; nil is none
+	// (which is not all off).
+	pabs := []*store.PublicAccessBlock{{}, {BlockPublicAcls: true}, {IgnorePublicAcls: true}, {BlockPublicPolicy: true},
+		{RestrictPublicBuckets: true}, {BlockPublicPolicy: true, RestrictPublicBuckets: true}, nil,
+		{BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true}}
+	for _, pab := range pabs {
+		update(t, s, func(tx store.Tx) error { return tx.SetBucketPublicAccessBlock(ctx, "bk", pab) })
+		got, err := s.GetBucket(ctx, "bk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := b1
+		want.Policy = got.Policy
+		want.PublicAccessBlock = pab
+		same(t, "bucket with public access block", got, want)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.SetBucketPublicAccessBlock(ctx, "bk", nil) })
+	updateErr(t, s, "public access block of a missing bucket", store.ErrNotFound, func(tx store.Tx) error {
+		return tx.SetBucketPublicAccessBlock(ctx, "bk\x00\x00", &store.PublicAccessBlock{})
+	})
 	updateErr(t, s, "policy of a bucket cut at NUL", store.ErrNotFound, func(tx store.Tx) error { return tx.SetBucketPolicy(ctx, "bk\x00\x00", doc("x")) })
 
 	list, err := s.ListBuckets(ctx, orgA)
