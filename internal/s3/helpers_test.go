@@ -85,6 +85,22 @@ func (m *memBuckets) SetPolicy(_ context.Context, b string, p []byte) error {
 	return nil
 }
 
+func (m *memBuckets) SetPublicAccessBlock(_ context.Context, b string, pab *PublicAccessBlock) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.recs[b]
+	if !ok {
+		return ErrNoSuchBucket
+	}
+	if pab != nil {
+		c := *pab
+		pab = &c
+	}
+	r.PublicAccessBlock = pab
+	m.recs[b] = r
+	return nil
+}
+
 func (m *memBuckets) DeletePolicy(_ context.Context, b string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -78,6 +78,19 @@ type authFunc func(*http.Request) (*sigv4.Result, error)
 
 func (f authFunc) Verify(r *http.Request) (*sigv4.Result, error) { return f(r) }
 
+// liveAuth verifies requests through rec (which records payload modes) and
+// POST policies with the verifier itself.
+type liveAuth struct {
+	rec authFunc
+	ver *sigv4.Verifier
+}
+
+func (a liveAuth) Verify(r *http.Request) (*sigv4.Result, error) { return a.rec(r) }
+
+func (a liveAuth) VerifyPost(ctx context.Context, f sigv4.PostForm) (sigv4.Credential, error) {
+	return a.ver.VerifyPost(ctx, f)
+}
+
 func newLiveEnv(t testing.TB, useTLS bool, domain string) *liveEnv {
 	t.Helper()
 	// The environment's CA bundle would make the SDK replace our client's
@@ -115,7 +128,7 @@ func newLiveEnv(t testing.TB, useTLS bool, domain string) *liveEnv {
 		return ver.Verify(r)
 	})
 	e.srv, err = New(Config{
-		Authenticator: rec, Authorizer: e.authz, Buckets: e.bk, Backend: store, AccessLog: e.log,
+		Authenticator: liveAuth{rec, ver}, Authorizer: e.authz, Buckets: e.bk, Backend: store, AccessLog: e.log,
 		Domain: domain, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
