@@ -104,7 +104,9 @@ bucket prefix = s3t-{random}-
 display_name = $5
 user_id = $5
 email = main@example.com
-api_name = default
+# The suite skips test_bucket_get_location without api_name: us-east-1 has
+# no location constraint to return.
+api_name =
 access_key = $3
 secret_key = $4
 

@@ -695,3 +695,96 @@ func TestSDKContentEncodingAndOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestCompatBadInput: the operations and headers issue 18 added refuse bad
+// input with a 4xx and change nothing.
+func TestCompatBadInput(t *testing.T) {
+	bothBackends(t, func(t *testing.T, opt func(*Config)) {
+		e := newEnv(t, opt)
+		e.mustDo(t, 200, "AKALICE", "PUT", "/bkt", nil)
+		e.mustDo(t, 200, "AKALICE", "PUT", "/bkt/k", []byte("data"))
+		for _, tc := range []struct {
+			method, target string
+			body           string
+			hdr            []string
+			status         int
+			code           string
+		}{
+			{"GET", "/bkt/k?attributes", "", nil, 400, "InvalidRequest"},
+			{"GET", "/bkt/k?attributes", "", []string{"X-Amz-Object-Attributes", "ETag,Colour"}, 400, "InvalidArgument"},
+			{"GET", "/bkt/k?attributes", "", []string{"X-Amz-Object-Attributes", "ETag", "X-Amz-Max-Parts", "-1"}, 400, "InvalidArgument"},
+			{"GET", "/bkt/k?attributes", "", []string{"X-Amz-Object-Attributes", "ETag", "X-Amz-Part-Number-Marker", "x"}, 400, "InvalidArgument"},
+			{"GET", "/bkt/missing?attributes", "", []string{"X-Amz-Object-Attributes", "ETag"}, 404, "NoSuchKey"},
+			{"PUT", "/bkt?publicAccessBlock", "", nil, 400, "MalformedXML"},
+			{"PUT", "/bkt?publicAccessBlock", "<PublicAccessBlockConfiguration><BlockPublicAcls>maybe</BlockPublicAcls></PublicAccessBlockConfiguration>", nil, 400, "MalformedXML"},
+			{"PUT", "/bkt?publicAccessBlock", "<Other/>", nil, 400, "MalformedXML"},
+			{"PUT", "/bkt?acl", "", nil, 400, "MalformedXML"},
+			{"PUT", "/bkt?acl", "<AccessControlPolicy/>", []string{"X-Amz-Acl", "private"}, 400, "InvalidRequest"},
+			{"PUT", "/bkt?acl", "not xml", nil, 400, "MalformedXML"},
+			{"PUT", "/bkt?acl", "", []string{"X-Amz-Acl", "everyone"}, 400, "InvalidArgument"},
+			{"PUT", "/bkt/missing?acl", "", []string{"X-Amz-Acl", "private"}, 404, "NoSuchKey"},
+			{"PUT", "/bkt/k2", "x", []string{"X-Amz-Acl", "public-read"}, 400, "AccessControlListNotSupported"},
+			{"PUT", "/bkt/k2", "x", []string{"X-Amz-Grant-Read", "id=someone"}, 400, "AccessControlListNotSupported"},
+			{"PUT", "/bkt/k2", "x", []string{"X-Amz-Sdk-Checksum-Algorithm", "MD4"}, 400, "InvalidRequest"},
+			{"PUT", "/bkt/k2", "x", []string{"X-Amz-Sdk-Checksum-Algorithm", "SHA256", "X-Amz-Checksum-Algorithm", "CRC32"}, 400, "InvalidRequest"},
+			{"PUT", "/bkt/k2", "x", []string{"If-Match", "*"}, 404, "NoSuchKey"},
+			{"PUT", "/bkt/k", "x", []string{"If-Match", `"0000"`}, 412, "PreconditionFailed"},
+			{"POST", "/bkt/k2?uploads", "", []string{"X-Amz-Checksum-Algorithm", "MD5"}, 400, "InvalidRequest"},
+			{"POST", "/bkt/k2?uploads", "", []string{"X-Amz-Checksum-Type", "COMPOSITE"}, 400, "InvalidRequest"},
+			{"POST", "/bkt/k2?uploads", "", []string{"X-Amz-Checksum-Algorithm", "SHA1", "X-Amz-Checksum-Type", "FULL_OBJECT"}, 400, "InvalidRequest"},
+			{"POST", "/bkt/k2?uploads", "", []string{"X-Amz-Checksum-Algorithm", "CRC32", "X-Amz-Checksum-Type", "WHOLE"}, 400, "InvalidRequest"},
+			{"PUT", "/bkt2", "", []string{"X-Amz-Acl", "public-read-write"}, 400, "InvalidBucketAclWithObjectOwnership"},
+			{"PUT", "/bkt2", "", []string{"X-Amz-Object-Ownership", "Nobody"}, 400, "InvalidArgument"},
+			{"PUT", "/bkt/k2", "x", []string{"X-Amz-Copy-Source", "/bkt/k", "X-Amz-Checksum-Algorithm", "MD5"}, 400, "InvalidRequest"},
+			{"OPTIONS", "/bkt/k", "", nil, 400, "BadRequest"},
+			{"POST", "/bkt", "--b\r\n", []string{"Content-Type", "multipart/form-data; boundary=b"}, 400, "InvalidArgument"},
+			{"POST", "/bkt", "--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk", []string{"Content-Type", "multipart/form-data; boundary=b"}, 400, "IncompleteBody"},
+			{"POST", "/bkt", "--b\r\nContent-Type: text/plain\r\n\r\nk\r\n--b--\r\n", []string{"Content-Type", "multipart/form-data; boundary=b"}, 400, "MalformedPOSTRequest"},
+			{"POST", "/bkt", "", []string{"Content-Type", "multipart/form-data"}, 501, "NotImplemented"},
+		} {
+			r := e.do(t, "AKALICE", tc.method, tc.target, []byte(tc.body), tc.hdr...)
+			if r.code != tc.status || r.errCode() != tc.code {
+				t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.target, tc.hdr, r.code, r.body, tc.status, tc.code)
+			}
+		}
+		if r := e.do(t, "AKALICE", "HEAD", "/bkt/k2", nil); r.code != 404 {
+			t.Errorf("a refused request stored bkt/k2: %d", r.code)
+		}
+		if r := e.do(t, "AKALICE", "HEAD", "/bkt2", nil); r.code != 404 {
+			t.Errorf("a refused CreateBucket made bkt2: %d", r.code)
+		}
+		if r := e.mustDo(t, 200, "AKALICE", "GET", "/bkt/k", nil); string(r.body) != "data" {
+			t.Errorf("bkt/k changed: %q", r.body)
+		}
+	})
+}
+
+// TestSDKListBucketsPaginated: max-buckets and the continuation token, as
+// current SDKs page ListBuckets.
+func TestSDKListBucketsPaginated(t *testing.T) {
+	e := newLiveEnv(t, false, "")
+	c := e.sdk(t, aliceKey, "")
+	ctx := context.Background()
+	for _, b := range []string{"page-a", "page-b", "page-c"} {
+		mkBucketSDK(t, c, b)
+	}
+	var names []string
+	p := s3.NewListBucketsPaginator(c, &s3.ListBucketsInput{MaxBuckets: aws.Int32(2)})
+	pages := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(out.Buckets) > 2 {
+			t.Fatalf("page of %d buckets", len(out.Buckets))
+		}
+		for _, b := range out.Buckets {
+			names = append(names, aws.ToString(b.Name))
+		}
+	}
+	if pages != 2 || strings.Join(names, ",") != "page-a,page-b,page-c" {
+		t.Fatalf("%d pages: %v", pages, names)
+	}
+}
