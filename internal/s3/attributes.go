@@ -3,7 +3,6 @@ package s3
 import (
 	"encoding/xml"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/s3fed/s3fed/internal/storage"
@@ -78,15 +77,6 @@ func (rq *request) getObjectAttributes() error {
 	}
 	if err != nil {
 		return fmt.Errorf("object attributes: %w", err)
-	}
-	if st := evalConditions(h, info); st != 0 {
-		if st == http.StatusNotModified {
-			rq.w.Header().Set("ETag", quoteETag(info.ETag))
-			rq.w.Header().Set("Last-Modified", httpTime(info.LastModified))
-			rq.w.WriteHeader(http.StatusNotModified)
-			return nil
-		}
-		return errPrecondition
 	}
 	out := objectAttributesXML{}
 	if want["ETag"] {
