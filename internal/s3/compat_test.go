@@ -34,7 +34,10 @@ func httpStatus(err error) int {
 	return 0
 }
 
-func b64sha256(b []byte) string { s := sha256.Sum256(b); return base64.StdEncoding.EncodeToString(s[:]) }
+func b64sha256(b []byte) string {
+	s := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
 
 func b64crc32(b []byte) string {
 	v := crc32.ChecksumIEEE(b)
