@@ -47,7 +47,9 @@ func testSeedPolicyThroughS3(t *testing.T, b teststore.Backend) {
 	if err := put(admin, "other-bucket", "k"); err != nil {
 		t.Fatal(err)
 	}
-	bucketPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"Readers","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::test-bucket/*"}]}`
+	// Not public ("*" would be refused while the bucket's Block Public
+	// Access is on, as it is for every new bucket).
+	bucketPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"Readers","Effect":"Allow","Principal":{"AWS":"role/reader-role"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::test-bucket/*"}]}`
 
 	rows := []struct {
 		row       string
